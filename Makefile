@@ -1,0 +1,77 @@
+# Microvisor. `make` builds ./microvisor against Debian's shared libraries;
+# `make check` runs every test; see README.md.
+CC ?= gcc
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+PKGS := fdisk blkid libarchive libcurl ext2fs zlib inih
+STD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DMICROVISOR_VERSION='"$(VERSION)"'
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+MODULES := bootstrap partition bootloader images
+LIB_SRC := $(filter-out bootstrap/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+HEADERS := $(wildcard $(addsuffix /*.h,$(MODULES)) tests/unit/*.h)
+LIB_OBJ := $(LIB_SRC:%.c=obj/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=obj-san/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=obj/tests/%)
+UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=obj-san/tests/%)
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+DEPS_STAMP := obj/.deps-build
+TEST_DEPS_STAMP := obj/.deps-tests
+
+.PHONY: all deps test-deps check clean demo
+all: microvisor
+
+# The dependency step: installs what is missing (apt-get), then remembers
+# it did so until build/deps.sh changes.
+deps: $(DEPS_STAMP)
+test-deps: $(TEST_DEPS_STAMP)
+$(DEPS_STAMP): build/deps.sh
+	@mkdir -p $(@D)
+	bash build/deps.sh
+	@touch $@
+$(TEST_DEPS_STAMP): build/deps.sh $(DEPS_STAMP)
+	bash build/deps.sh --with-tests
+	@touch $@
+
+microvisor: obj/bootstrap/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+obj-san/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
+
+obj/tests/%: obj/tests/%.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+obj-san/tests/%: obj-san/tests/%.o $(SAN_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+obj/tests/%.o: tests/unit/%.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+obj-san/tests/%.o: tests/unit/%.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
+
+# Unit tests twice (plain, then ASan+UBSan), then the integration tests
+# against the real binary; one summary line at the end.
+check: microvisor $(UNIT_BIN) $(UNIT_SAN) $(TEST_DEPS_STAMP)
+	bash tests/run.sh
+
+# The README's main command: until images exist, the default profile's plan.
+demo: microvisor
+	./microvisor plan profiles/demo.conf --image demo.img
+
+clean:
+	rm -rf obj obj-san microvisor

@@ -1,0 +1,107 @@
+/* profile: the declarative description of one kind of machine (INI, parsed
+ * with libinih). Every key is documented in profiles/README.md; this header
+ * is the model the rest of the program reads. Every value remembers where it
+ * was written, so later checks can name "file:line".
+ *
+ * Parsing is table-driven: each section has one table of keys (name, kind,
+ * field). Scalar keys take the last value (an including profile overrides
+ * what it includes); list keys append. SHA256= and Mirror= apply to the
+ * source key just above them in the same section. */
+#ifndef MV_PROFILE_H
+#define MV_PROFILE_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../partition/types.h"
+#include "arena.h"
+#include "report.h"
+
+struct mv_str {
+	const char *v; /* NULL when unset */
+	struct mv_where at;
+};
+
+enum mv_size_kind { MV_SIZE_UNSET = 0, MV_SIZE_BYTES, MV_SIZE_GROW, MV_SIZE_AUTO };
+struct mv_size {
+	enum mv_size_kind kind;
+	uint64_t bytes;
+	struct mv_where at;
+};
+
+/* A tri-state: -1 unset (the default applies), 0 no, 1 yes. */
+struct mv_bool {
+	int v;
+	struct mv_where at;
+};
+
+/* Something to read: a local path (relative to the profile that names it),
+ * file://, http://, https://, or a path inside the unpacked userland
+ * ("root:/boot/vmlinuz-*"). */
+struct mv_source {
+	struct mv_str location;
+	const char *base_dir;  /* directory of the profile that named it */
+	struct mv_str sha256;  /* 64 lower-case hex digits, or unset */
+	MV_VEC(struct mv_str) mirrors;
+};
+
+enum mv_source_kind { MV_SRC_LOCAL, MV_SRC_FILE_URL, MV_SRC_HTTP, MV_SRC_ROOT };
+enum mv_source_kind mv_source_kind(const char *location);
+
+struct mv_partition {
+	const char *name;
+	struct mv_where at;       /* the section header that introduced it */
+	struct mv_str type;
+	struct mv_size size;
+	struct mv_str format;
+	struct mv_str label;
+	struct mv_str mount;
+	struct mv_bool grow_fs;
+	struct mv_bool bootable;
+};
+
+struct mv_copy {                  /* [Files] Copy=SOURCE DEST [MODE] [UID:GID] */
+	struct mv_where at;
+	const char *source;       /* host path, relative to the profile */
+	const char *base_dir;
+	const char *dest_part;    /* "root" or a partition name */
+	const char *dest_path;
+	int mode;                 /* -1: keep the source's */
+	long uid, gid;            /* -1: 0 (root) */
+};
+
+struct mv_profile {
+	struct mv_arena arena;
+	const char *file;         /* the top-level profile, as given */
+
+	struct mv_str name, description, architecture;
+	enum mv_arch arch;
+
+	struct mv_str table, seed, sector_size;
+	struct mv_size disk_size;
+
+	MV_VEC(struct mv_partition) partitions;
+
+	MV_VEC(struct mv_source) userland;
+	struct mv_str into;
+
+	MV_VEC(struct mv_copy) copies;
+
+	struct mv_str boot_kind, options, models, entry_token, title, timeout;
+	struct mv_source loader, kernel, initrd, firmware, devicetree;
+
+	struct mv_source nix_tarball;
+	struct mv_str flake, multi_user;
+	MV_VEC(struct mv_str) nix_config;
+
+	struct mv_str handoff_mode, handoff_command;
+};
+
+/* Parse FILE and everything it includes, then check the whole profile.
+ * Every problem is reported (file:line, key, what is expected) to rep.
+ * Returns the profile, or NULL when rep->errors > 0. */
+struct mv_profile *mv_profile_load(const char *file, struct mv_report *rep);
+void mv_profile_free(struct mv_profile *p);
+
+const struct mv_partition *mv_profile_partition(const struct mv_profile *p, const char *name);
+
+#endif

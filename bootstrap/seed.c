@@ -1,0 +1,66 @@
+#include "seed.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/md.h>
+#include <mbedtls/sha256.h>
+
+void mv_sha256(const void *data, size_t len, uint8_t out[32])
+{
+	/* mbedtls_sha256_ret: the non-deprecated name in mbedTLS 2.28, which is
+	 * what both Debian 12 and the static build ship. */
+	mbedtls_sha256_ret(data, len, out, 0);
+}
+
+void mv_hex(const uint8_t *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void mv_seed_from_text(struct mv_seed *seed, const char *text)
+{
+	mv_sha256(text, strlen(text), seed->key);
+}
+
+void mv_seed_id(const struct mv_seed *seed, const char *purpose, uint8_t out[32])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	mbedtls_md_hmac(md, seed->key, sizeof(seed->key),
+			(const unsigned char *)purpose, strlen(purpose), out);
+}
+
+void mv_seed_uuid(const struct mv_seed *seed, const char *purpose, char out[37])
+{
+	uint8_t id[32];
+	mv_seed_id(seed, purpose, id);
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9],
+		 id[10], id[11], id[12], id[13], id[14], id[15]);
+}
+
+uint32_t mv_seed_u32(const struct mv_seed *seed, const char *purpose)
+{
+	uint8_t id[32];
+	mv_seed_id(seed, purpose, id);
+	for (unsigned i = 0; i + 4 <= sizeof(id); i += 4) {
+		uint32_t v = (uint32_t)id[i] | (uint32_t)id[i + 1] << 8 |
+			     (uint32_t)id[i + 2] << 16 | (uint32_t)id[i + 3] << 24;
+		if (v)
+			return v;
+	}
+	return 1;
+}
+
+void mv_seed_hex(const struct mv_seed *seed, char out[65])
+{
+	mv_hex(seed->key, sizeof(seed->key), out);
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install every Debian package the build and the tests need, idempotently.
+# Called by the Makefile before anything is built; safe to run again: it only
+# touches apt when a package is missing or an apt source entry must be added.
+set -euo pipefail
+
+# Build: compilers come with the machine; these are the libraries we link.
+build_pkgs=(
+  pkg-config make gcc
+  libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
+  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev
+)
+# Tests: the outside judges (DESIGN.md "Tests prove it with tools nobody
+# here wrote") and what the integration scripts use.
+test_pkgs=(
+  python3 fdisk util-linux dosfstools mtools e2fsprogs
+)
+
+want=("${build_pkgs[@]}")
+case "${1:-}" in
+  --with-tests) want+=("${test_pkgs[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--with-tests]" >&2; exit 2 ;;
+esac
+
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_="sudo"
+
+# The static build needs deb-src, the Raspberry Pi firmware needs
+# non-free-firmware: add both once, taking the mirror from debian.sources.
+extra=/etc/apt/sources.list.d/microvisor.sources
+added_source=0
+if [ ! -f "$extra" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  uris=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  suite=$(awk '/^Suites:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  [ -n "$uris" ] && [ -n "$suite" ] || { echo "deps: cannot read URIs/Suites from debian.sources" >&2; exit 1; }
+  $sudo_ tee "$extra" >/dev/null <<SRC
+# Added by microvisor's build/deps.sh: source packages for the static build
+# and the non-free-firmware component for the Raspberry Pi firmware.
+Types: deb-src
+URIs: $uris
+Suites: $suite ${suite}-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb deb-src
+URIs: $uris
+Suites: $suite ${suite}-updates
+Components: non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  added_source=1
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ $added_source -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]:-nothing (apt sources added)}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo_ apt-get update -qq
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,29 @@
+# Helpers for the integration scripts: each check prints "ok - NAME" or
+# "not ok - NAME: why"; tests/run.sh counts them.
+: "${MV:?MV must name the microvisor binary}"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1: $2"; }
+
+# expect_exit NAME CODE CMD...: runs CMD, keeps its output in $OUT and $ERR.
+expect_exit() {
+	local name=$1 want=$2
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	local got=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+	if [ "$got" -eq "$want" ]; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $got, wanted $want; stderr: $(head -c 600 "$TMP/err")"
+	fi
+}
+
+# expect_match NAME TEXT REGEX
+expect_match() {
+	if grep -Eq -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1" "no match for /$3/ in: $(head -c 600 <<<"$2")"; fi
+}
