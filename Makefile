@@ -8,7 +8,7 @@ WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto
-ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -DMICROVISOR_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 MODULES := bootstrap partition bootloader images
@@ -41,6 +41,10 @@ $(TEST_DEPS_STAMP): build/deps.sh $(DEPS_STAMP)
 
 microvisor: obj/bootstrap/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Only main.c knows the version, so a new commit rebuilds one file.
+obj/bootstrap/main.o: ALL_CFLAGS += -DMICROVISOR_VERSION='"$(VERSION)"'
+obj/bootstrap/main.o: .git/HEAD $(wildcard .git/refs/heads/*)
 
 obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -106,7 +106,7 @@ static void model_files(const struct model *m, void *varg)
 		a->emit(a->opaque, &(struct mv_boot_file){
 			.partition = a->ctx->esp->name, .path = path, .from = from,
 			.deferred = strcmp(m->name, "pi5") == 0
-				? "written only if the kernel provides it (Debian 12's kernel has no bcm2712 DTBs)"
+				? "written only if the kernel's device trees include it (Debian 12's kernel has no bcm2712 DTBs)"
 				: NULL});
 	}
 	size_t used = strlen(a->config);

@@ -26,10 +26,6 @@ const char *mv_stage_name(enum mv_stage s)
 	return stage_names[s];
 }
 
-/* Where the userland lands: the partition named by Into=, else the root
- * partition, else (a prefix) the directory. */
-#define NIX_USERS 32
-
 struct builder {
 	struct mv_plan *plan;
 	const struct mv_profile *p;
@@ -240,6 +236,11 @@ static void add_source(struct builder *b, const char *role, const struct mv_sour
 	enum mv_source_kind kind = mv_source_kind(s->location.v);
 	if (kind == MV_SRC_ROOT)
 		return; /* comes from the userland, not fetched */
+	if (kind == MV_SRC_HOST && b->p->arch != mv_build_arch()) {
+		mv_error(b->rep, s->location.at, "%s: a file of this %s machine cannot serve an %s profile; name a source for %s instead",
+			 s->location.v, mv_arch_name(mv_build_arch()), mv_arch_name(b->p->arch), mv_arch_name(b->p->arch));
+		return;
+	}
 	if (kind == MV_SRC_HTTP && !s->sha256.v && !plan->opt.allow_unpinned) {
 		mv_error(b->rep, s->location.at,
 			 "%s: a remote source needs a SHA256= pin on the line below it (or pass --allow-unpinned to accept unverified bytes)",
@@ -258,6 +259,9 @@ static void add_source(struct builder *b, const char *role, const struct mv_sour
 			 : mv_printf(&plan->arena, "%s/%s", s->base_dir, s->location.v);
 	else if (kind == MV_SRC_FILE_URL)
 		ps->path = s->location.v + 7;
+	else if (kind == MV_SRC_HOST)
+		ps->path = s->location.v + 5;
+	ps->strip = s->strip;
 }
 
 static void collect_sources(struct builder *b)
@@ -271,6 +275,17 @@ static void collect_sources(struct builder *b)
 	add_source(b, "initrd", &p->initrd);
 	add_source(b, "firmware", &p->firmware);
 	add_source(b, "devicetree", &p->devicetree);
+}
+
+/* A path named in a profile, relative to that profile's directory. */
+static const char *relative_to(struct builder *b, const char *path, struct mv_where at)
+{
+	if (path[0] == '/' || !at.file)
+		return path;
+	const char *slash = strrchr(at.file, '/');
+	if (!slash)
+		return path;
+	return mv_printf(&b->plan->arena, "%.*s/%s", (int)(slash - at.file), at.file, path);
 }
 
 static const char *target_root(const struct builder *b)
@@ -401,19 +416,15 @@ static void stage_nix(struct builder *b)
 		s->deferred = store_rule;
 	}
 	if (p->flake.v) {
-		enum mv_source_kind k = mv_source_kind(p->flake.v);
-		int local = k == MV_SRC_LOCAL && !strchr(p->flake.v, ':');
-		s = step(b, MV_STAGE_NIX, local ? "copy the flake" : "record the flake reference for the handoff");
+		/* A flake reference (github:..., path:...) has a colon; a local
+		 * directory is relative to the profile that names it. */
+		int local = !strchr(p->flake.v, ':');
+		s = step(b, MV_STAGE_NIX, local ? "copy the flake directory" : "record the flake reference for the handoff");
 		s->partition = root;
 		s->path = "/etc/microvisor/flake";
-		s->from = p->flake.v;
+		s->from = local ? relative_to(b, p->flake.v, p->flake.at) : p->flake.v;
 	}
-	(void)NIX_USERS;
 }
-
-struct emit_ctx {
-	struct builder *b;
-};
 
 static void emit_boot_file(void *opaque, const struct mv_boot_file *f)
 {

@@ -65,6 +65,7 @@ struct mv_plan_source {
 	enum mv_source_kind kind;
 	size_t n_mirrors;
 	const struct mv_str *mirrors;
+	int strip;                 /* StripComponents= */
 };
 
 struct mv_step {

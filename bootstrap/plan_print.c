@@ -47,8 +47,8 @@ void mv_plan_print_text(const struct mv_plan *plan, FILE *out)
 			fprintf(out, ", %s (%llu bytes)", mv_human_size(plan->disk_size, h1, sizeof(h1)),
 				(unsigned long long)plan->disk_size);
 		fprintf(out, ", %u-byte sectors\n", plan->sector_size);
-		fprintf(out, "Table:   %s, %s %s\n", mv_table_name(plan->table),
-			plan->table == MV_TABLE_GPT ? "disk GUID" : "disk signature 0x", plan->disk_id);
+		fprintf(out, "Table:   %s, %s%s\n", mv_table_name(plan->table),
+			plan->table == MV_TABLE_GPT ? "disk GUID " : "disk signature 0x", plan->disk_id);
 	} else {
 		fputc('\n', out);
 	}
@@ -93,7 +93,10 @@ void mv_plan_print_text(const struct mv_plan *plan, FILE *out)
 		fprintf(out, "  %-10s %s\n", s->role, s->location);
 		if (s->path && strcmp(s->path, s->location) != 0)
 			fprintf(out, "             read from %s\n", s->path);
-		fprintf(out, "             sha256 %s\n", s->sha256 ? s->sha256 : "(not pinned)");
+		fprintf(out, "             sha256 %s\n", s->sha256 ? s->sha256
+			: s->kind == MV_SRC_HTTP ? "(NOT PINNED: --allow-unpinned)" : "(local: not pinned)");
+		if (s->strip)
+			fprintf(out, "             strip %d leading path component%s\n", s->strip, s->strip > 1 ? "s" : "");
 		for (size_t m = 0; m < s->n_mirrors; m++)
 			fprintf(out, "             mirror %s\n", s->mirrors[m].v);
 	}
@@ -200,6 +203,7 @@ void mv_plan_print_json(const struct mv_plan *plan, FILE *out)
 		mv_json_str(&j, "location", s->location);
 		mv_json_str(&j, "path", s->path);
 		mv_json_str(&j, "sha256", s->sha256);
+		mv_json_u64(&j, "strip_components", (uint64_t)s->strip);
 		mv_json_begin(&j, "mirrors", '[');
 		for (size_t m = 0; m < s->n_mirrors; m++)
 			mv_json_str(&j, NULL, s->mirrors[m].v);

@@ -26,6 +26,7 @@ enum kind {
 	K_SOURCE_LIST, /* MV_VEC(struct mv_source) */
 	K_SHA256,      /* pins the source just above */
 	K_MIRROR,      /* adds a mirror to the source just above */
+	K_STRIP,       /* StripComponents= of the archive just above */
 	K_COPY,        /* [Files] Copy= */
 	K_INCLUDE,
 };
@@ -68,6 +69,7 @@ static const struct key userland_keys[] = {
 	{"Source", K_SOURCE_LIST, P(userland), NULL},
 	{"SHA256", K_SHA256, 0, NULL},
 	{"Mirror", K_MIRROR, 0, NULL},
+	{"StripComponents", K_STRIP, 0, NULL},
 	{"Into", K_STR, P(into), NULL},
 	{NULL, 0, 0, NULL},
 };
@@ -278,7 +280,8 @@ static void parse_copy(struct parser *ps, const char *value)
 	char *words[5];
 	int n = 0;
 	char *copy = mv_strdup(a, value);
-	for (char *tok = strtok(copy, " \t"); tok; tok = strtok(NULL, " \t")) {
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (n == 5) {
 			n++;
 			break;
@@ -404,6 +407,7 @@ static void assign(struct parser *ps, const struct key *k, const char *value)
 	}
 	case K_SHA256:
 	case K_MIRROR:
+	case K_STRIP:
 		if (!ps->last_source) {
 			mv_error(ps->rep, here(ps), "%s=: must follow the source it applies to (the %s key above it in [%s])",
 				 k->name, ps->sec == SEC_NIX ? "Tarball=" : ps->sec == SEC_USERLAND ? "Source=" : "Kernel=, Initrd=, Loader=, Firmware= or DeviceTree=",
@@ -412,6 +416,13 @@ static void assign(struct parser *ps, const struct key *k, const char *value)
 		}
 		if (k->kind == K_MIRROR) {
 			*MV_PUSH(a, ps->last_source->mirrors) = str_here(ps, value);
+		} else if (k->kind == K_STRIP) {
+			char *end;
+			long n = strtol(value, &end, 10);
+			if (*end || end == value || n < 0 || n > 16)
+				mv_error(ps->rep, here(ps), "StripComponents=%s: expected a number from 0 to 16", value);
+			else
+				ps->last_source->strip = (int)n;
 		} else if (!is_sha256(value)) {
 			mv_error(ps->rep, here(ps), "SHA256=%s: expected 64 hexadecimal digits", value);
 		} else {
@@ -559,6 +570,8 @@ enum mv_source_kind mv_source_kind(const char *location)
 {
 	if (strncmp(location, "root:", 5) == 0)
 		return MV_SRC_ROOT;
+	if (strncmp(location, "host:", 5) == 0)
+		return MV_SRC_HOST;
 	if (strncmp(location, "file://", 7) == 0)
 		return MV_SRC_FILE_URL;
 	if (strncmp(location, "http://", 7) == 0 || strncmp(location, "https://", 8) == 0)
@@ -574,22 +587,23 @@ const struct mv_partition *mv_profile_partition(const struct mv_profile *p, cons
 	return NULL;
 }
 
-static void check_source(const struct mv_profile *p, struct mv_report *rep, const struct mv_source *s,
-			 const char *key, int root_allowed)
+/* root: (inside the userland) suits what a userland carries: kernels,
+ * loaders, DTBs; host: only the boot loader binary. */
+enum { ALLOW_ROOT = 1, ALLOW_HOST = 2 };
+
+static void check_source(struct mv_report *rep, const struct mv_source *s, const char *key, int allowed)
 {
-	(void)p;
 	if (!s->location.v)
 		return;
 	enum mv_source_kind kind = mv_source_kind(s->location.v);
-	if (kind == MV_SRC_ROOT) {
-		if (!root_allowed)
-			mv_error(rep, s->location.at, "%s=%s: root: paths name files inside the userland, which %s cannot come from",
-				 key, s->location.v, key);
+	if (kind == MV_SRC_ROOT || kind == MV_SRC_HOST) {
+		const char *prefix = kind == MV_SRC_ROOT ? "root" : "host";
+		if (!(allowed & (kind == MV_SRC_ROOT ? ALLOW_ROOT : ALLOW_HOST)))
+			mv_error(rep, s->location.at, "%s=%s: %s: paths cannot be used for %s=", key, s->location.v, prefix, key);
 		else if (s->location.v[5] != '/')
-			mv_error(rep, s->location.at, "%s=%s: expected root:/absolute/path", key, s->location.v);
+			mv_error(rep, s->location.at, "%s=%s: expected %s:/absolute/path", key, s->location.v, prefix);
 		else if (s->sha256.v)
-			mv_error(rep, s->sha256.at, "SHA256=: %s=%s comes from the userland, which is pinned already; remove the pin",
-				 key, s->location.v);
+			mv_error(rep, s->sha256.at, "SHA256=: %s=%s is not downloaded; remove the pin", key, s->location.v);
 	}
 	for (size_t i = 0; i < s->mirrors.n; i++)
 		if (mv_source_kind(s->mirrors.v[i].v) != MV_SRC_HTTP)
@@ -619,13 +633,13 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 	}
 
 	for (size_t i = 0; i < p->userland.n; i++)
-		check_source(p, rep, &p->userland.v[i], "Source", 0);
-	check_source(p, rep, &p->nix_tarball, "Tarball", 0);
-	check_source(p, rep, &p->loader, "Loader", 1);
-	check_source(p, rep, &p->kernel, "Kernel", 1);
-	check_source(p, rep, &p->initrd, "Initrd", 1);
-	check_source(p, rep, &p->firmware, "Firmware", 1);
-	check_source(p, rep, &p->devicetree, "DeviceTree", 1);
+		check_source(rep, &p->userland.v[i], "Source", 0);
+	check_source(rep, &p->nix_tarball, "Tarball", 0);
+	check_source(rep, &p->loader, "Loader", ALLOW_ROOT | ALLOW_HOST);
+	check_source(rep, &p->kernel, "Kernel", ALLOW_ROOT);
+	check_source(rep, &p->initrd, "Initrd", ALLOW_ROOT);
+	check_source(rep, &p->firmware, "Firmware", ALLOW_ROOT);
+	check_source(rep, &p->devicetree, "DeviceTree", ALLOW_ROOT);
 
 	if (p->into.v && p->partitions.n && !mv_profile_partition(p, p->into.v))
 		mv_error(rep, p->into.at, "Into=%s: no [Partition %s] in the profile", p->into.v, p->into.v);
@@ -656,9 +670,9 @@ struct mv_profile *mv_profile_load(const char *file, struct mv_report *rep)
 	char *stack[MAX_INCLUDE_DEPTH];
 	unsigned before = rep->errors;
 
-	if (parse_file(p, rep, file, (struct mv_where){NULL, 0}, stack, 0) == 0 || rep->errors > before)
-		if (rep->errors == before)
-			check(p, rep);
+	parse_file(p, rep, file, (struct mv_where){NULL, 0}, stack, 0);
+	if (rep->errors == before)
+		check(p, rep);
 	if (rep->errors > before) {
 		mv_profile_free(p);
 		return NULL;

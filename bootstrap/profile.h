@@ -36,15 +36,19 @@ struct mv_bool {
 
 /* Something to read: a local path (relative to the profile that names it),
  * file://, http://, https://, or a path inside the unpacked userland
- * ("root:/boot/vmlinuz-*"). */
+ * ("root:/boot/vmlinuz-*"), or a file of the build host ("host:/usr/...").
+ * SHA256=, Mirror= and StripComponents= apply to the source above them. */
 struct mv_source {
 	struct mv_str location;
 	const char *base_dir;  /* directory of the profile that named it */
 	struct mv_str sha256;  /* 64 lower-case hex digits, or unset */
 	MV_VEC(struct mv_str) mirrors;
+	int strip;             /* archives: leading path components to drop */
 };
 
-enum mv_source_kind { MV_SRC_LOCAL, MV_SRC_FILE_URL, MV_SRC_HTTP, MV_SRC_ROOT };
+/* host:/path names a file of the machine running microvisor; the profile
+ * must ask for it and the architectures must match. */
+enum mv_source_kind { MV_SRC_LOCAL, MV_SRC_FILE_URL, MV_SRC_HTTP, MV_SRC_ROOT, MV_SRC_HOST };
 enum mv_source_kind mv_source_kind(const char *location);
 
 struct mv_partition {

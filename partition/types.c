@@ -161,6 +161,17 @@ const char *mv_arch_name(enum mv_arch arch)
 	}
 }
 
+enum mv_arch mv_build_arch(void)
+{
+#if defined(__x86_64__)
+	return MV_ARCH_X86_64;
+#elif defined(__aarch64__)
+	return MV_ARCH_AARCH64;
+#else
+	return MV_ARCH_NONE;
+#endif
+}
+
 int mv_arch_parse(const char *text, enum mv_arch *arch)
 {
 	if (strcmp(text, "x86_64") == 0 || strcmp(text, "x86-64") == 0 || strcmp(text, "amd64") == 0)

@@ -42,6 +42,8 @@ int mv_ptype_resolve(const char *text, enum mv_table table, enum mv_arch arch,
 		     struct mv_ptype *out, char *err, size_t errlen);
 
 const char *mv_arch_name(enum mv_arch arch);
+/* The architecture this binary was built for. */
+enum mv_arch mv_build_arch(void);
 int mv_arch_parse(const char *text, enum mv_arch *arch);
 const char *mv_table_name(enum mv_table t);
 const char *mv_role_name(enum mv_role r);
