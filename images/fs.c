@@ -33,7 +33,7 @@ static int op_fail(struct mv_fs *fs, int err, const char *what, const char *path
 
 struct resolved {
 	mv_node parent;
-	mv_node node;
+	mv_node node = 0;
 	int exists;
 	char name[NAME_MAX_BYTES + 1];
 };
@@ -117,7 +117,7 @@ static int walk(struct mv_fs *fs, const char *path, int follow, struct resolved 
 			p = after;
 			continue;
 		}
-		mv_node dir = st.v[st.n - 1], node;
+		mv_node dir = st.v[st.n - 1], node = 0;
 		memcpy(r->name, p, len);
 		r->name[len] = '\0';
 		rc = ops->lookup(fs, dir, r->name, &node);
@@ -200,7 +200,7 @@ int mv_fs_lookup(struct mv_fs *fs, const char *path, int follow, mv_node *out)
 
 int mv_fs_stat(struct mv_fs *fs, const char *path, int follow, struct mv_stat *st)
 {
-	mv_node node;
+	mv_node node = 0;
 	int rc = mv_fs_lookup(fs, path, follow, &node);
 	if (rc == 0 && (rc = fs->ops->getattr(fs, node, st)) < 0)
 		op_fail(fs, rc, "reading", path);
@@ -209,7 +209,7 @@ int mv_fs_stat(struct mv_fs *fs, const char *path, int follow, struct mv_stat *s
 
 int mv_fs_readlink(struct mv_fs *fs, const char *path, char *buf, size_t len)
 {
-	mv_node node;
+	mv_node node = 0;
 	int rc = mv_fs_lookup(fs, path, MV_FS_NOFOLLOW, &node);
 	if (rc == 0 && (rc = fs->ops->readlink(fs, node, buf, len)) < 0)
 		op_fail(fs, rc, "reading the link", path);
@@ -219,7 +219,7 @@ int mv_fs_readlink(struct mv_fs *fs, const char *path, char *buf, size_t len)
 int mv_fs_readdir(struct mv_fs *fs, const char *path,
 		  int (*fn)(void *ctx, const char *name, mv_node node), void *ctx)
 {
-	mv_node node;
+	mv_node node = 0;
 	int rc = mv_fs_lookup(fs, path, MV_FS_FOLLOW, &node);
 	if (rc == 0 && (rc = fs->ops->readdir(fs, node, fn, ctx)) < 0)
 		op_fail(fs, rc, "listing", path);
@@ -270,7 +270,7 @@ int mv_fs_mkdir(struct mv_fs *fs, const char *path, const struct mv_meta *meta)
 	}
 	if ((rc = make_room(fs, path, &r)) < 0)
 		return rc;
-	mv_node node;
+	mv_node node = 0;
 	if ((rc = fs->ops->mkdir(fs, r.parent, r.name, meta, &node)) < 0)
 		return op_fail(fs, rc, "creating the directory", path);
 	return 0;
@@ -429,7 +429,7 @@ int mv_fs_write_file(struct mv_fs *fs, const char *path, const struct mv_meta *m
 
 int mv_fs_open(struct mv_fs *fs, const char *path, struct mv_file **out)
 {
-	mv_node node;
+	mv_node node = 0;
 	struct mv_stat st;
 	int rc = mv_fs_lookup(fs, path, MV_FS_FOLLOW, &node);
 	if (rc < 0)
