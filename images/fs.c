@@ -33,7 +33,7 @@ static int op_fail(struct mv_fs *fs, int err, const char *what, const char *path
 
 struct resolved {
 	mv_node parent;
-	mv_node node = 0;
+	mv_node node;
 	int exists;
 	char name[NAME_MAX_BYTES + 1];
 };
