@@ -25,6 +25,8 @@ DEPS_STAMP := obj/.deps-build
 TEST_DEPS_STAMP := obj/.deps-tests
 
 .PHONY: all deps test-deps check clean demo
+# Keep objects make considers intermediate (the sanitized ones): no rebuilds.
+.SECONDARY:
 all: microvisor
 
 # The dependency step: installs what is missing (apt-get), then remembers
