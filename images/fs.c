@@ -65,7 +65,19 @@ static int push(struct stack *s, mv_node node)
  * and ".." never climbs above it. On success either r->exists is set and
  * r->node is the node, or the last component is missing and r->parent and
  * r->name say where it would be created. */
+static int walk_create(struct mv_fs *fs, const char *path, int follow, const struct mv_meta *mkdirs,
+		       struct resolved *r);
+
 static int walk(struct mv_fs *fs, const char *path, int follow, struct resolved *r)
+{
+	return walk_create(fs, path, follow, NULL, r);
+}
+
+/* With mkdirs set, a missing directory anywhere on the way (the last
+ * component included) is created with that metadata, where the resolved
+ * path puts it: through a symlink to /x, /x is made inside the root. */
+static int walk_create(struct mv_fs *fs, const char *path, int follow, const struct mv_meta *mkdirs,
+		       struct resolved *r)
 {
 	const struct mv_fs_ops *ops = fs->ops;
 	struct stack st = {0};
@@ -121,6 +133,13 @@ static int walk(struct mv_fs *fs, const char *path, int follow, struct resolved 
 		memcpy(r->name, p, len);
 		r->name[len] = '\0';
 		rc = ops->lookup(fs, dir, r->name, &node);
+		if (rc == -ENOENT && mkdirs) {
+			rc = ops->mkdir(fs, dir, r->name, mkdirs, &node);
+			if (rc < 0) {
+				op_fail(fs, rc, "creating a directory of", path);
+				goto out;
+			}
+		}
 		if (rc == -ENOENT && last) {
 			r->parent = dir;
 			r->exists = 0;
@@ -290,15 +309,9 @@ int mv_fs_mkparents(struct mv_fs *fs, const char *path, int64_t mtime)
 	if (slash) {
 		*slash = '\0';
 		struct resolved r;
+		struct mv_meta m = {.mode = S_IFDIR | 0755, .mtime = mtime, .atime = mtime, .ctime = mtime};
 		fs->err[0] = '\0';
-		rc = walk(fs, buf, MV_FS_FOLLOW, &r);
-		if (rc == -ENOENT || (rc == 0 && !r.exists)) {
-			/* Create from the top down: only the missing tail. */
-			struct mv_meta m = {.mode = S_IFDIR | 0755, .mtime = mtime, .atime = mtime, .ctime = mtime};
-			rc = mv_fs_mkparents(fs, buf, mtime);
-			if (rc == 0)
-				rc = mv_fs_mkdir(fs, buf, &m);
-		}
+		rc = walk_create(fs, buf, MV_FS_FOLLOW, &m, &r);
 	}
 	free(buf);
 	return rc;
