@@ -19,7 +19,7 @@ struct mv_boot_part {
 	const char *partuuid;  /* GPT: the UUID; MBR: "<disk id>-<NN>" */
 	const char *label;
 	const char *mount;
-	enum mv_fs fs;
+	enum mv_fs_kind fs;
 };
 
 struct mv_boot_ctx {
