@@ -62,7 +62,8 @@ INIT = r"""#!/bin/busybox sh
 for m in $(cat /modules.order); do /bin/insmod /lib/modules/$m.ko 2>/dev/null; done
 want=$(sed -n 's/.*root=PARTUUID=\([^ ]*\).*/\1/p' /proc/cmdline | tr A-F a-f)
 # GPT stores the first three fields of a GUID little-endian.
-gpt=$(echo "$want" | sed -n 's/^\(..\)\(..\)\(..\)\(..\)-\(..\)\(..\)-\(..\)\(..\)-\(....\)-\(............\)$/\4\3\2\1\6\5\8\7\9\10/p')
+# (sed has nine groups: the last two fields travel as one, dash removed.)
+gpt=$(echo "$want" | sed -n 's/^\(..\)\(..\)\(..\)\(..\)-\(..\)\(..\)-\(..\)\(..\)-\(....-............\)$/\4\3\2\1\6\5\8\7\9/p' | tr -d -)
 find_root() {
 	for sys in /sys/class/block/*; do
 		[ -e "$sys/partition" ] || continue
