@@ -424,15 +424,35 @@ static void stage_nix(struct builder *b)
 	}
 }
 
+static const char *boot_action(const struct mv_boot_file *f)
+{
+	if (f->flags & MV_BOOT_RAW)
+		return strcmp(f->partition, "mbr") == 0 ? "write the MBR's boot code (bytes 0-439)" : "write raw, from the partition's first byte";
+	if (f->flags & MV_BOOT_APPEND)
+		return "append";
+	if (f->flags & MV_BOOT_TREE)
+		return "copy the directory";
+	if (f->flags & MV_BOOT_SIGNED)
+		return "copy (a .signed file beside the source is preferred, as bootctl does)";
+	return f->from ? "copy" : "write";
+}
+
 static void emit_boot_file(void *opaque, const struct mv_boot_file *f)
 {
 	struct builder *b = opaque;
-	struct mv_step *s = step(b, MV_STAGE_BOOTLOADER, f->from ? "copy" : "write");
-	s->partition = strcmp(f->partition, "root") == 0 ? target_root(b) : dup(b, f->partition);
-	s->path = dup(b, f->path);
-	s->from = dup(b, f->from);
-	s->content = dup(b, f->content);
-	s->deferred = dup(b, f->deferred);
+	struct mv_plan *plan = b->plan;
+	struct mv_boot_file *keep = MV_PUSH(&plan->arena, plan->boot_files);
+	*keep = (struct mv_boot_file){
+		.partition = dup(b, f->partition), .path = dup(b, f->path), .from = dup(b, f->from),
+		.member = dup(b, f->member), .content = dup(b, f->content), .deferred = dup(b, f->deferred),
+		.flags = f->flags,
+	};
+	struct mv_step *s = step(b, MV_STAGE_BOOTLOADER, boot_action(f));
+	s->partition = strcmp(f->partition, "root") == 0 ? target_root(b) : keep->partition;
+	s->path = keep->path;
+	s->from = f->member ? mv_printf(&plan->arena, "%s (%s)", f->from, f->member) : keep->from;
+	s->content = keep->content;
+	s->deferred = keep->deferred;
 }
 
 static void emit_boot_warning(void *opaque, const struct mv_boot_file *f)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../bootloader/bootloader.h"
 #include "../partition/layout.h"
 #include "../partition/types.h"
 #include "arena.h"
@@ -99,6 +100,7 @@ struct mv_plan {
 	MV_VEC(struct mv_plan_source) sources;
 	MV_VEC(struct mv_step) steps;
 	MV_VEC(const char *) warnings;
+	MV_VEC(struct mv_boot_file) boot_files; /* what the boot loader stage writes */
 
 	const char *bootloader;
 	const char *handoff_mode;
