@@ -14,6 +14,7 @@ build_pkgs=(
 # here wrote") and what the integration scripts use.
 test_pkgs=(
   python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar
+  qemu-system-x86 ovmf bmap-tools
 )
 
 want=("${build_pkgs[@]}")
