@@ -30,7 +30,9 @@ static void bsd_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	char text[512];
 	const char *loader = ctx->loader ? ctx->loader : "root:/boot/loader.efi";
 	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name, .path = "/EFI/freebsd/loader.efi", .from = loader});
-	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name, .path = "/EFI/BOOT/BOOTX64.EFI", .from = loader});
+	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name,
+					     .path = ctx->arch == MV_ARCH_AARCH64 ? "/EFI/BOOT/BOOTAA64.EFI" : "/EFI/BOOT/BOOTX64.EFI",
+					     .from = loader});
 	warn(opaque, &(struct mv_boot_file){.content = "FreeBSD's loader.efi is unsigned: it boots only with Secure Boot off"});
 	if (ctx->freebsd_boot) {
 		emit(opaque, &(struct mv_boot_file){.partition = "mbr", .path = "", .from = "root:/boot/pmbr", .flags = MV_BOOT_RAW});

@@ -66,6 +66,10 @@ static int for_models(const struct mv_boot_ctx *ctx, void (*fn)(const struct mod
 
 static int rpi_check(const struct mv_boot_ctx *ctx, char *err, size_t errlen)
 {
+	if (ctx->arch != MV_ARCH_AARCH64) {
+		snprintf(err, errlen, "the Raspberry Pi 3, 4 and 5 boot 64-bit kernels: set Architecture=aarch64");
+		return -1;
+	}
 	if (ctx->table != MV_TABLE_MBR) {
 		snprintf(err, errlen, "the Raspberry Pi 3 boots only from an MBR table: set Table=mbr");
 		return -1;

@@ -5,6 +5,7 @@
  * <entry-token>-<version>.conf with the payload under /<token>/<version>/. */
 #include "bootloader.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,24 @@ static const char *efi_arch(enum mv_arch a)
 	return a == MV_ARCH_AARCH64 ? "aa64" : "x64";
 }
 
+/* Boot Loader Specification entry names: A-Z a-z 0-9 + - _ . */
+static int valid_token(const char *t)
+{
+	if (!*t || strlen(t) > 64)
+		return 0;
+	for (; *t; t++)
+		if (!isalnum((unsigned char)*t) && !strchr("+-_.", *t))
+			return 0;
+	return 1;
+}
+
 static int sdboot_check(const struct mv_boot_ctx *ctx, char *err, size_t errlen)
 {
+	if (!valid_token(ctx->entry_token)) {
+		snprintf(err, errlen, "the entry token %s must be 1-64 of A-Z a-z 0-9 + - _ . (set [Bootloader] EntryToken=)",
+			 ctx->entry_token);
+		return -1;
+	}
 	if (ctx->table != MV_TABLE_GPT) {
 		snprintf(err, errlen, "systemd-boot needs Table=gpt with an esp partition");
 		return -1;

@@ -119,6 +119,8 @@ static void resolve_partitions(struct builder *b)
 		check_label(b, part, pp->fs);
 
 		pp->grow_fs = part->grow_fs.v == 1;
+		if (pp->grow_fs && plan->table == MV_TABLE_MBR && pp->type.role != MV_ROLE_ROOT)
+			mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: on MBR only the root partition (Type=linux) grows on first boot");
 		if (pp->grow_fs && plan->table == MV_TABLE_GPT) {
 			if (!pp->type.growfs_allowed)
 				mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: the Discoverable Partitions Specification defines the grow flag only for root, usr, home, srv, var, tmp and xbootldr, not for %s",
@@ -475,16 +477,6 @@ static struct mv_boot_part *boot_part(struct builder *b, const struct mv_plan_pa
 	return bp;
 }
 
-static int valid_token(const char *t)
-{
-	if (!*t || strlen(t) > 64)
-		return 0;
-	for (; *t; t++)
-		if (!isalnum((unsigned char)*t) && !strchr("+-_.", *t))
-			return 0;
-	return 1;
-}
-
 static void stage_bootloader(struct builder *b)
 {
 	struct mv_plan *plan = b->plan;
@@ -505,12 +497,6 @@ static void stage_bootloader(struct builder *b)
 	const struct mv_plan_partition *root = b->plan->userland_into ? by_name(plan, b->plan->userland_into) : NULL;
 
 	const char *token = p->entry_token.v ? p->entry_token.v : p->name.v;
-	if (!valid_token(token)) {
-		mv_error(b->rep, p->entry_token.v ? p->entry_token.at : p->name.at,
-			 "%s=%s: an entry token is 1-64 of A-Z a-z 0-9 + - _ . (set [Bootloader] EntryToken=)",
-			 p->entry_token.v ? "EntryToken" : "Name", token);
-		return;
-	}
 	struct mv_boot_ctx ctx = {
 		.arch = p->arch,
 		.table = plan->table,
@@ -532,7 +518,11 @@ static void stage_bootloader(struct builder *b)
 	};
 	char err[512];
 	if (loader->check(&ctx, err, sizeof(err)) < 0) {
-		mv_error(b->rep, p->boot_kind.at, "Kind=%s: %s", kind, err);
+		/* Name the line the problem comes from when it is the token. */
+		struct mv_where at = p->boot_kind.at;
+		if (strstr(err, "entry token"))
+			at = p->entry_token.v ? p->entry_token.at : p->name.at;
+		mv_error(b->rep, at, "Kind=%s: %s", kind, err);
 		return;
 	}
 	loader->describe(&ctx, emit_boot_file, emit_boot_warning, b);
@@ -544,6 +534,11 @@ static void stage_files(struct builder *b)
 	const struct mv_profile *p = b->p;
 	for (size_t i = 0; i < p->copies.n; i++) {
 		const struct mv_copy *c = &p->copies.v[i];
+		if (plan->opt.target == MV_TARGET_PREFIX && strcmp(c->dest_part, "root") != 0) {
+			mv_error(b->rep, c->at, "Copy=: %s:%s: a prefix has no partition %s; only root: destinations apply",
+				 c->dest_part, c->dest_path, c->dest_part);
+			continue;
+		}
 		const char *part = strcmp(c->dest_part, "root") == 0 ? target_root(b) : c->dest_part;
 		/* The user's own files win; say so when one replaces a file a
 		 * stage before generates. */
@@ -599,6 +594,8 @@ static void stage_handoff(struct builder *b)
 	struct mv_step *s;
 	if (strcmp(mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot runs the command inside an installed disk; for an image use Mode=firstboot, for a prefix Mode=exec");
+	else if (strcmp(mode, "firstboot") == 0 && plan->opt.target == MV_TARGET_PREFIX)
+		mv_error(b->rep, p->handoff_mode.at, "Mode=firstboot installs a unit that runs at a machine's first boot; a prefix has none: use Mode=exec or none");
 	else if (strcmp(mode, "exec") == 0 && plan->opt.target != MV_TARGET_PREFIX)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=exec runs the command in a prefix (microvisor bootstrap --prefix); for a disk use Mode=firstboot or chroot");
 	if (strcmp(mode, "firstboot") == 0) {

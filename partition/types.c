@@ -174,9 +174,9 @@ enum mv_arch mv_build_arch(void)
 
 int mv_arch_parse(const char *text, enum mv_arch *arch)
 {
-	if (strcmp(text, "x86_64") == 0 || strcmp(text, "x86-64") == 0 || strcmp(text, "amd64") == 0)
+	if (strcmp(text, "x86_64") == 0)
 		*arch = MV_ARCH_X86_64;
-	else if (strcmp(text, "aarch64") == 0 || strcmp(text, "arm64") == 0)
+	else if (strcmp(text, "aarch64") == 0)
 		*arch = MV_ARCH_AARCH64;
 	else
 		return -1;
@@ -215,9 +215,5 @@ int mv_fs_parse(const char *text, enum mv_fs_kind *fs)
 			*fs = (enum mv_fs_kind)i;
 			return 0;
 		}
-	if (strcmp(text, "fat32") == 0 || strcmp(text, "fat") == 0) {
-		*fs = MV_FS_VFAT;
-		return 0;
-	}
 	return -1;
 }

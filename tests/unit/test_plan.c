@@ -220,6 +220,11 @@ START_TEST(prefix_plans_need_no_partitions_and_disks_need_some)
 	ck_assert_int_eq(sandbox_off, 1);
 	mv_plan_free(plan);
 	mv_profile_free(p);
+	/* A prefix has no first boot and no partitions but root. */
+	plan = plan_of(&f, "[Profile]\nName=t\nArchitecture=aarch64\n[Handoff]\nMode=firstboot\nCommand=true\n", &o, &p);
+	ck_assert_ptr_null(plan);
+	ck_assert_message(&f, "p.conf:5: Mode=firstboot installs a unit");
+	mv_profile_free(p);
 	o.target = MV_TARGET_IMAGE;
 	plan = plan_of(&f, termux, &o, &p);
 	ck_assert_ptr_null(plan);

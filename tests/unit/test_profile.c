@@ -146,6 +146,18 @@ START_TEST(continuation_lines_extend_the_value)
 }
 END_TEST
 
+START_TEST(only_free_text_continues)
+{
+	struct fixture f;
+	fixture_open(&f);
+	fixture_write(&f, "x.conf", "[Profile]\nName=t\nArchitecture=x86_64\n  junk\n[Disk]\nSize=1\n  G\n");
+	ck_assert_ptr_null(fixture_load(&f, "x.conf"));
+	ck_assert_message(&f, "x.conf:4: Architecture=: this key takes a single line; the indented line \"junk\" continues nothing");
+	ck_assert_message(&f, "x.conf:7: Size=: this key takes a single line");
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(a_line_over_the_limit_is_an_error_not_two_lines)
 {
 	struct fixture f;
@@ -208,6 +220,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, sources_take_pins_mirrors_and_strip_in_order);
 	tcase_add_test(tc, root_paths_only_where_a_userland_file_makes_sense);
 	tcase_add_test(tc, continuation_lines_extend_the_value);
+	tcase_add_test(tc, only_free_text_continues);
 	tcase_add_test(tc, a_line_over_the_limit_is_an_error_not_two_lines);
 	tcase_add_test(tc, required_keys_and_copy_syntax);
 	tcase_add_test(tc, missing_profile_file);
