@@ -238,7 +238,8 @@ static const char *const same_as_mke2fs[] = {
 	"Block count:", "Reserved block count:", "Block size:", "Inode size:",
 	"Required extra isize:", "Desired extra isize:", "Flex block group size:",
 	"Blocks per group:", "Inodes per group:", "Reserved GDT blocks:", "Maximum mount count:",
-	"Check interval:", "Checksum type:", "Journal size:", "Default directory hash:",
+	"Check interval:", "Checksum type:", "Total journal size:", "Total journal blocks:",
+	"Default directory hash:",
 	"Filesystem OS type:", "Filesystem state:", "Errors behavior:",
 };
 
