@@ -2,7 +2,7 @@
 # `make check` runs every test; see README.md.
 CC ?= gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-PKGS := fdisk blkid libarchive libcurl ext2fs zlib inih
+PKGS := fdisk blkid libarchive libcurl ext2fs com_err zlib inih
 STD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g

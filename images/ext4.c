@@ -270,7 +270,9 @@ static int mkfs(struct ext4fs *x, const struct mv_ext4_options *o)
 		return ext4_fail(x, err, "laying out %llu bytes", (unsigned long long)x->io.length);
 	ext2_filsys e = x->e;
 	mv_ext4_io_trust_holes(e->io, 1);
-	e->now = (time_t)x->now;
+	/* 0 means "unset" to libext2fs, which then stamps time() into the
+	 * superblock: a build with SOURCE_DATE_EPOCH=0 must not differ. */
+	e->now = (time_t)(x->now ? x->now : 1);
 	pin_super(e, o);
 	if ((err = ext2fs_allocate_tables(e)) ||
 	    (err = ext2fs_convert_subcluster_bitmap(e, &e->block_map)))
