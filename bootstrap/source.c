@@ -117,6 +117,45 @@ const char *mv_ca_bundle(const char *ca_file, char *buf, size_t len)
 	return NULL;
 }
 
+int mv_resolv_nameservers(FILE *f, char *out, size_t len)
+{
+	char line[256], addr[64];
+	size_t n = 0;
+	if (len)
+		out[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " nameserver %63s", addr) != 1)
+			continue;
+		size_t a = strlen(addr);
+		if (n + a + 2 > len)
+			break;
+		if (n)
+			out[n++] = ',';
+		memcpy(out + n, addr, a + 1);
+		n += a;
+	}
+	return n ? 0 : -1;
+}
+
+/* Android has no /etc/resolv.conf, and musl then asks 127.0.0.1; Termux
+ * keeps its resolvers in $PREFIX/etc/resolv.conf. CURLOPT_DNS_SERVERS
+ * needs c-ares (the static build has it; Debian's libcurl does not and
+ * refuses the option, which is harmless: its glibc resolver is fine). */
+static void use_termux_resolvers(CURL *c)
+{
+	const char *prefix = getenv("PREFIX");
+	char path[PATH_MAX], servers[512];
+	if (access("/etc/resolv.conf", F_OK) == 0 || !prefix || !*prefix)
+		return;
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", prefix);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (mv_resolv_nameservers(f, servers, sizeof(servers)) == 0)
+		curl_easy_setopt(c, CURLOPT_DNS_SERVERS, servers);
+	fclose(f);
+}
+
 /* ---- tunables ---- */
 
 struct tunables {
@@ -427,6 +466,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		d->range_start = -1;
 		d->content_length = -1;
+		d->total = -1;
 	} else if (strncasecmp(line, "Content-Length:", 15) == 0) {
 		d->content_length = parse_i64(line + 15);
 	} else if (strncasecmp(line, "Content-Range:", 14) == 0) {
@@ -531,6 +571,7 @@ static CURL *make_handle(struct download *d, const char *url, char *curl_err)
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	use_termux_resolvers(c);
 	return c;
 }
 

@@ -76,6 +76,11 @@ int mv_source_fetch(const struct mv_fetch_options *o, const struct mv_plan_sourc
  * static build has no bundle of its own. */
 const char *mv_ca_bundle(const char *ca_file, char *buf, size_t len);
 
+/* The "nameserver" addresses of a resolv.conf, comma-separated as
+ * CURLOPT_DNS_SERVERS takes them; -1 when there are none. On Android
+ * (no /etc/resolv.conf) downloads use Termux's $PREFIX/etc/resolv.conf. */
+int mv_resolv_nameservers(FILE *f, char *out, size_t len);
+
 /* What to do after one HTTP attempt, from libcurl's result and the HTTP
  * status (0 when there was no response). Pure, for tests. */
 enum mv_attempt {

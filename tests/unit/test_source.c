@@ -154,6 +154,25 @@ START_TEST(ca_bundle_override_and_environment)
 }
 END_TEST
 
+START_TEST(resolv_conf_nameservers)
+{
+	char text[] = "# Termux\nnameserver 8.8.8.8\nsearch lan\n  nameserver 2001:4860:4860::8888\noptions x\n";
+	char out[128];
+	FILE *f = fmemopen(text, strlen(text), "r");
+	ck_assert_int_eq(mv_resolv_nameservers(f, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "8.8.8.8,2001:4860:4860::8888");
+	fclose(f);
+	char none[] = "search lan\n";
+	f = fmemopen(none, strlen(none), "r");
+	ck_assert_int_eq(mv_resolv_nameservers(f, out, sizeof(out)), -1);
+	fclose(f);
+	f = fmemopen(text, strlen(text), "r");
+	ck_assert_int_eq(mv_resolv_nameservers(f, out, 12), 0); /* what fits */
+	ck_assert_str_eq(out, "8.8.8.8");
+	fclose(f);
+}
+END_TEST
+
 /* ---- local sources ---- */
 
 static struct mv_plan_source local(const char *path, const char *pin)
@@ -343,6 +362,7 @@ static Suite *source_suite(void)
 	tcase_add_test(tc, retry_decisions);
 	tcase_add_test(tc, backoff_doubles_and_is_capped);
 	tcase_add_test(tc, ca_bundle_override_and_environment);
+	tcase_add_test(tc, resolv_conf_nameservers);
 	tcase_add_test(tc, local_sources_are_verified_in_place);
 	tcase_add_test(tc, remote_sources_need_a_pin_and_a_cache_offline);
 	suite_add_tcase(s, tc);
