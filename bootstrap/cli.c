@@ -38,10 +38,14 @@ static const struct mv_command commands[] = {
 	 "show an image's or a disk's partitions and filesystems",
 	 "  --json             print one JSON document\n",
 	 mv_cmd_inspect, NULL},
-	{"fetch", "fetch PROFILE [--cache-dir DIR]",
+	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--allow-unpinned]",
 	 "download and verify every source a profile needs into the cache",
-	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor)\n",
-	 NULL, "fetching sources is not implemented yet"},
+	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor, else ~/.cache/microvisor)\n"
+	 "  --offline          use the cache only; name every source missing from it\n"
+	 "  --quiet            no progress lines\n"
+	 "  --ca-file FILE     trust these CA certificates for HTTPS (default: the system bundle)\n"
+	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
+	 mv_cmd_fetch, NULL},
 	{"help", "help [COMMAND]", "show the commands, or one command's help", "", mv_cmd_help, NULL},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
