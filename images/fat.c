@@ -732,6 +732,31 @@ static int fat_write(struct mv_file *mf, uint64_t offset, const void *buf, size_
 	return append(f, buf, len);
 }
 
+/* After a failed write or close the entry keeps what reached the disk:
+ * whole clusters taken in order, the chain cut to match, so that the
+ * filesystem stays consistent. */
+static void keep_written(struct fat_file *f)
+{
+	struct fat *fs = f->fs;
+	struct fat_node *n = &fs->nodes[f->node];
+	uint32_t cb = fs->g.cluster_bytes, keep = 0;
+	uint64_t flushed = f->pos - f->fill;
+
+	while (keep < f->nclusters && (uint64_t)(keep + 1) * cb <= flushed)
+		keep++;
+	n->size = (uint32_t)((uint64_t)keep * cb);
+	if (keep == 0) {
+		free_chain(fs, n->first);
+		n->first = 0;
+		return;
+	}
+	uint32_t c = n->first;
+	for (uint32_t k = 1; k < keep; k++)
+		c = fs->table[c];
+	free_chain(fs, fs->table[c]);
+	fs->table[c] = EOC;
+}
+
 static int close_writer(struct fat_file *f, uint64_t size)
 {
 	struct fat *fs = f->fs;
@@ -748,10 +773,10 @@ static int close_writer(struct fat_file *f, uint64_t size)
 		r = append(f, NULL, size - f->pos);
 	if (r == 0 && f->fill)
 		r = flush_buf(f);
-	/* On failure the entry keeps what reached the disk, so the
-	 * filesystem stays consistent. */
-	uint64_t chain = (uint64_t)f->nclusters * fs->g.cluster_bytes;
-	n->size = (uint32_t)(r == 0 ? size : f->pos - f->fill < chain ? f->pos - f->fill : chain);
+	if (r)
+		keep_written(f);
+	else
+		n->size = (uint32_t)size;
 	n->writing = 0;
 	fs->writer_open = 0;
 	return r;

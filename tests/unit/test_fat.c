@@ -217,15 +217,20 @@ static uint8_t boot_byte(struct img *im, unsigned off)
 
 static const struct {
 	uint64_t bytes;
-	unsigned ss, bits, spc;
+	unsigned ss;
+	int want;      /* options->fat_bits */
+	unsigned bits, spc;
 	const char *version;
 } sizes[] = {
-	{ 2 * MIB, 512, 12, 4, "FAT12" },
-	{ 16 * MIB, 512, 16, 4, "FAT16" },
-	{ 64 * MIB, 512, 32, 1, "FAT32" },
-	{ 300 * MIB, 512, 32, 8, "FAT32" },
-	{ 64 * MIB, 4096, 16, 1, "FAT16" },
-	{ 300 * MIB, 4096, 32, 1, "FAT32" },
+	{ 2 * MIB, 512, 0, 12, 4, "FAT12" },
+	{ 16 * MIB, 512, 0, 16, 4, "FAT16" },
+	{ 64 * MIB, 512, 0, 32, 1, "FAT32" }, /* mkfs.fat would make FAT16 */
+	{ 300 * MIB, 512, 0, 32, 8, "FAT32" },
+	{ 64 * MIB, 4096, 0, 16, 1, "FAT16" },
+	{ 300 * MIB, 4096, 0, 32, 1, "FAT32" },
+	{ 64 * MIB, 512, 16, 16, 4, "FAT16" },
+	{ 64 * MIB, 512, 12, 12, 64, "FAT12" },
+	{ 4 * MIB, 512, 16, 16, 1, "FAT16" },  /* clusters shrink to fit FAT16 */
 };
 
 /* FAT32 whenever 65,525 clusters fit; FAT12/16 below; each checks clean
@@ -235,7 +240,7 @@ START_TEST(t_type_by_size)
 	struct img im;
 	tools_env();
 	img_new(&im, sizes[_i].bytes, 0, sizes[_i].bytes, sizes[_i].ss);
-	ck_assert_msg(img_fs(&im, "SIZES", 0) == 0, "%s", im.err);
+	ck_assert_msg(img_fs(&im, "SIZES", sizes[_i].want) == 0, "%s", im.err);
 	put_file(im.fs, 0, "hello.txt", "hello\n", 6);
 	img_finish(&im);
 	ck_assert_uint_eq(boot_byte(&im, 11) | boot_byte(&im, 12) << 8, sizes[_i].ss);
@@ -621,6 +626,41 @@ START_TEST(t_boot_sector)
 }
 END_TEST
 
+/* The judges can fail: damage one byte our writer got right and fsck.fat
+ * and mtools notice. */
+START_TEST(t_judges_notice)
+{
+	struct img im;
+	tools_env();
+	img_new(&im, 64 * MIB, 0, 64 * MIB, 512);
+	ck_assert_int_eq(img_fs(&im, "ESP", 0), 0);
+	put_file(im.fs, 0, "Long File Name.txt", "x", 1);
+	img_finish(&im);
+	fsck_clean(im.path);
+
+	uint8_t b = 0x10; /* FSInfo's free count */
+	ck_assert_int_eq(pwrite(im.fd, &b, 1, 512 + 488), 1);
+	int st;
+	char *out = run(&st, "fsck.fat -n %s 2>&1", im.path);
+	ck_assert_msg(st != 0 && strstr(out, "Free cluster summary wrong"), "%s", out);
+	free(out);
+
+	/* A wrong long-name checksum: mtools falls back to the alias. */
+	uint32_t data = (boot_byte(&im, 14) | boot_byte(&im, 15) << 8) +
+			2 * (boot_byte(&im, 36) | boot_byte(&im, 37) << 8 | boot_byte(&im, 38) << 16);
+	off_t lfn = (off_t)data * 512 + 32; /* after the label */
+	ck_assert_int_eq(pread(im.fd, &b, 1, lfn + 11), 1);
+	ck_assert_uint_eq(b, 0x0f);
+	ck_assert_int_eq(pread(im.fd, &b, 1, lfn + 13), 1);
+	b ^= 1;
+	ck_assert_int_eq(pwrite(im.fd, &b, 1, lfn + 13), 1);
+	out = run(&st, "mdir -b -i %s ::/", im.path);
+	ck_assert_msg(!strstr(out, "Long File Name.txt"), "%s", out);
+	free(out);
+	img_free(&im);
+}
+END_TEST
+
 /* What FAT cannot store is refused with a message naming it. */
 START_TEST(t_refusals)
 {
@@ -708,7 +748,12 @@ START_TEST(t_unlink_recreate)
 	ck_assert_int_eq(r, -ENOSPC);
 	ck_assert_msg(strstr(fs->err, "/filler: the FAT filesystem is full"), "%s", fs->err);
 	ck_assert_int_eq(fs->ops->close(f, 0), -EINVAL);
-	ck_assert_int_eq(fs->ops->unlink(fs, 0, "filler"), 0);
+	mv_node filler;
+	struct mv_stat st;
+	ck_assert_int_eq(fs->ops->lookup(fs, 0, "filler", &filler), 0);
+	ck_assert_int_eq(fs->ops->getattr(fs, filler, &st), 0);
+	ck_assert_uint_gt(st.size, 0); /* what reached the disk, whole clusters */
+	ck_assert_uint_eq(st.size % 2048, 0);
 	img_finish(&im);
 	fsck_clean(im.path);
 	mcopy_equals(im.path, 0, "/Some Directory/Kernel Image", two, 300000);
@@ -780,6 +825,7 @@ static Suite *fat_suite(void)
 	ADD(s, t_deterministic);
 	ADD(s, t_blkid);
 	ADD(s, t_boot_sector);
+	ADD(s, t_judges_notice);
 	ADD(s, t_refusals);
 	ADD(s, t_unlink_recreate);
 	ADD(s, t_readdir_setattr);
