@@ -25,6 +25,8 @@ DEPS_STAMP := obj/.deps-build
 TEST_DEPS_STAMP := obj/.deps-tests
 
 .PHONY: all deps test-deps check clean demo
+# Keep objects make considers intermediate (the sanitized ones): no rebuilds.
+.SECONDARY:
 all: microvisor
 
 # The dependency step: installs what is missing (apt-get), then remembers
@@ -44,7 +46,8 @@ microvisor: obj/bootstrap/main.o $(LIB_OBJ)
 
 # Only main.c knows the version, so a new commit rebuilds one file.
 obj/bootstrap/main.o: ALL_CFLAGS += -DMICROVISOR_VERSION='"$(VERSION)"'
-obj/bootstrap/main.o: .git/HEAD $(wildcard .git/refs/heads/*)
+# In a git worktree .git is a file: depend on these only when they exist.
+obj/bootstrap/main.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
 obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -19,7 +19,7 @@ struct mv_boot_part {
 	const char *partuuid;  /* GPT: the UUID; MBR: "<disk id>-<NN>" */
 	const char *label;
 	const char *mount;
-	enum mv_fs fs;
+	enum mv_fs_kind fs;
 };
 
 struct mv_boot_ctx {
@@ -40,15 +40,29 @@ struct mv_boot_ctx {
 	unsigned timeout;
 };
 
-/* One file the loader will write. Exactly one of from/content is set;
- * deferred, when set, is the rule that decides what only the content can
- * tell (which kernel is newest). */
+/* One file the loader will write: the plan shows it, the run writes it.
+ * Exactly one of from/content is set. "VERSION" in path or content stands
+ * for the kernel's version, known once the kernel is chosen; deferred,
+ * when set, is the rule that decides what only the content can tell. */
 struct mv_boot_file {
-	const char *partition;  /* a partition name, "root" or "mbr" (boot code) */
+	const char *partition;  /* a partition name, or "root" */
 	const char *path;
-	const char *from;       /* a source: path, URL or root:/... */
+	const char *from;       /* a source: path, URL, root:/... (a glob in the
+				   last component: the newest match by version
+				   sort), host:/... */
+	const char *member;     /* a file inside a directory or archive source */
 	const char *content;    /* generated text */
 	const char *deferred;
+	unsigned flags;
+};
+
+enum {
+	MV_BOOT_APPEND = 1,     /* content goes at the end of an existing file */
+	MV_BOOT_OPTIONAL = 2,   /* skipped when the source lacks it */
+	MV_BOOT_TREE = 4,       /* a directory, copied whole */
+	MV_BOOT_RAW = 8,        /* raw bytes at the partition's start (path "") or
+				   into the MBR's boot code (partition "mbr") */
+	MV_BOOT_SIGNED = 16,    /* prefer "<from>.signed" beside from, as bootctl */
 };
 
 typedef void (*mv_boot_emit)(void *opaque, const struct mv_boot_file *file);

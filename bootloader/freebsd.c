@@ -30,20 +30,23 @@ static void bsd_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	char text[512];
 	const char *loader = ctx->loader ? ctx->loader : "root:/boot/loader.efi";
 	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name, .path = "/EFI/freebsd/loader.efi", .from = loader});
-	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name, .path = "/EFI/BOOT/BOOTX64.EFI", .from = loader});
+	emit(opaque, &(struct mv_boot_file){.partition = ctx->esp->name,
+					     .path = ctx->arch == MV_ARCH_AARCH64 ? "/EFI/BOOT/BOOTAA64.EFI" : "/EFI/BOOT/BOOTX64.EFI",
+					     .from = loader});
 	warn(opaque, &(struct mv_boot_file){.content = "FreeBSD's loader.efi is unsigned: it boots only with Secure Boot off"});
 	if (ctx->freebsd_boot) {
-		emit(opaque, &(struct mv_boot_file){.partition = "mbr", .path = "boot code (bytes 0-445)", .from = "root:/boot/pmbr"});
-		emit(opaque, &(struct mv_boot_file){.partition = ctx->freebsd_boot->name, .path = "(raw, from its first byte)",
-						     .from = "root:/boot/gptboot"});
+		emit(opaque, &(struct mv_boot_file){.partition = "mbr", .path = "", .from = "root:/boot/pmbr", .flags = MV_BOOT_RAW});
+		emit(opaque, &(struct mv_boot_file){.partition = ctx->freebsd_boot->name, .path = "",
+						     .from = "root:/boot/gptboot", .flags = MV_BOOT_RAW});
 	}
 	snprintf(text, sizeof(text), "vfs.root.mountfrom=\"ufs:/dev/gpt/%s\"\n", ctx->root->label);
-	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/boot/loader.conf (appended)", .content = text});
+	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/boot/loader.conf", .content = text, .flags = MV_BOOT_APPEND});
 	snprintf(text, sizeof(text), "/dev/gpt/%s\t/\tufs\trw\t1\t1\n%s%s%s", ctx->root->label,
 		 ctx->esp->label ? "/dev/gpt/" : "", ctx->esp->label ? ctx->esp->label : "",
 		 ctx->esp->label ? "\t/boot/efi\tmsdosfs\trw\t2\t2\n" : "");
 	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab", .content = text});
-	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/rc.conf (appended)", .content = "growfs_enable=\"YES\"\n"});
+	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/rc.conf", .content = "growfs_enable=\"YES\"\n",
+					     .flags = MV_BOOT_APPEND});
 }
 
 const struct mv_bootloader mv_loader_freebsd = {

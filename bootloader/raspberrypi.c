@@ -33,6 +33,8 @@ static const struct model models[] = {
 };
 #define N_MODELS (sizeof(models) / sizeof(models[0]))
 #define DEFAULT_MODELS "pi3 pi4"
+/* Where Debian's arm64 kernel package keeps the Broadcom device trees. */
+#define DEFAULT_DTB_DIR "root:/usr/lib/linux-image-*/broadcom"
 
 /* Calls fn for each model named in Models= (space separated). Returns -1
  * and names the word when one is unknown. */
@@ -64,6 +66,10 @@ static int for_models(const struct mv_boot_ctx *ctx, void (*fn)(const struct mod
 
 static int rpi_check(const struct mv_boot_ctx *ctx, char *err, size_t errlen)
 {
+	if (ctx->arch != MV_ARCH_AARCH64) {
+		snprintf(err, errlen, "the Raspberry Pi 3, 4 and 5 boot 64-bit kernels: set Architecture=aarch64");
+		return -1;
+	}
 	if (ctx->table != MV_TABLE_MBR) {
 		snprintf(err, errlen, "the Raspberry Pi 3 boots only from an MBR table: set Table=mbr");
 		return -1;
@@ -93,21 +99,21 @@ struct describe_arg {
 static void model_files(const struct model *m, void *varg)
 {
 	struct describe_arg *a = varg;
-	char from[512], path[128];
+	char path[128];
 	for (const char *const *f = m->firmware; *f; f++) {
-		snprintf(from, sizeof(from), "%s (%s)", a->ctx->firmware, *f);
 		snprintf(path, sizeof(path), "/%s", *f);
-		a->emit(a->opaque, &(struct mv_boot_file){.partition = a->ctx->esp->name, .path = path, .from = from});
+		a->emit(a->opaque, &(struct mv_boot_file){.partition = a->ctx->esp->name, .path = path,
+							  .from = a->ctx->firmware, .member = *f});
 	}
-	const char *dt = a->ctx->devicetree ? a->ctx->devicetree : "root:/usr/lib/linux-image-*/broadcom";
+	const char *dt = a->ctx->devicetree ? a->ctx->devicetree : DEFAULT_DTB_DIR;
 	for (const char *const *d = m->dtbs; *d; d++) {
-		snprintf(from, sizeof(from), "%s/%s", dt, *d);
 		snprintf(path, sizeof(path), "/%s", *d);
+		int pi5 = strcmp(m->name, "pi5") == 0;
 		a->emit(a->opaque, &(struct mv_boot_file){
-			.partition = a->ctx->esp->name, .path = path, .from = from,
-			.deferred = strcmp(m->name, "pi5") == 0
-				? "written only if the kernel's device trees include it (Debian 12's kernel has no bcm2712 DTBs)"
-				: NULL});
+			.partition = a->ctx->esp->name, .path = path, .from = dt, .member = *d,
+			.deferred = pi5 ? "written only if the kernel's device trees include it (Debian 12's kernel has no bcm2712 DTBs)"
+					: NULL,
+			.flags = pi5 ? MV_BOOT_OPTIONAL : 0});
 	}
 	size_t used = strlen(a->config);
 	snprintf(a->config + used, sizeof(a->config) - used, "%s", m->config);
@@ -118,7 +124,7 @@ static void rpi_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	(void)warn;
 	struct describe_arg a = {.ctx = ctx, .emit = emit, .opaque = opaque};
 	const char *fw = ctx->esp->name;
-	char cmdline[768], text[1024], from[512];
+	char cmdline[768], text[1024];
 
 	snprintf(a.config, sizeof(a.config),
 		 "# Written by microvisor.\narm_64bit=1\nenable_uart=1\nupstream_kernel=1\nkernel=kernel8.img\n%s",
@@ -132,9 +138,10 @@ static void rpi_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	if (ctx->initrd)
 		emit(opaque, &(struct mv_boot_file){.partition = fw, .path = "/initramfs8", .from = ctx->initrd,
 						     .deferred = strchr(ctx->initrd, '*') ? "the match whose version equals the kernel's" : NULL});
-	snprintf(from, sizeof(from), "%s/overlays", ctx->devicetree ? ctx->devicetree : "root:/usr/lib/linux-image-*/broadcom");
-	emit(opaque, &(struct mv_boot_file){.partition = fw, .path = "/overlays/", .from = from,
-					     .deferred = "copied when the source has an overlays/ directory"});
+	emit(opaque, &(struct mv_boot_file){.partition = fw, .path = "/overlays", .member = "overlays",
+					     .from = ctx->devicetree ? ctx->devicetree : DEFAULT_DTB_DIR,
+					     .deferred = "copied when the source has an overlays/ directory",
+					     .flags = MV_BOOT_OPTIONAL | MV_BOOT_TREE});
 	emit(opaque, &(struct mv_boot_file){.partition = fw, .path = "/config.txt", .content = a.config});
 
 	/* The serial console first so the last console= (tty1) is /dev/console
@@ -150,7 +157,7 @@ static void rpi_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 
 	snprintf(text, sizeof(text), "PARTUUID=%s %s vfat defaults 0 2\n", ctx->esp->partuuid,
 		 ctx->esp->mount ? ctx->esp->mount : "/boot/firmware");
-	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab (appended)", .content = text});
+	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab", .content = text, .flags = MV_BOOT_APPEND});
 	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/machine-id", .content = "uninitialized\n"});
 }
 

@@ -5,6 +5,7 @@
  * <entry-token>-<version>.conf with the payload under /<token>/<version>/. */
 #include "bootloader.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,24 @@ static const char *efi_arch(enum mv_arch a)
 	return a == MV_ARCH_AARCH64 ? "aa64" : "x64";
 }
 
+/* Boot Loader Specification entry names: A-Z a-z 0-9 + - _ . */
+static int valid_token(const char *t)
+{
+	if (!*t || strlen(t) > 64)
+		return 0;
+	for (; *t; t++)
+		if (!isalnum((unsigned char)*t) && !strchr("+-_.", *t))
+			return 0;
+	return 1;
+}
+
 static int sdboot_check(const struct mv_boot_ctx *ctx, char *err, size_t errlen)
 {
+	if (!valid_token(ctx->entry_token)) {
+		snprintf(err, errlen, "the entry token %s must be 1-64 of A-Z a-z 0-9 + - _ . (set [Bootloader] EntryToken=)",
+			 ctx->entry_token);
+		return -1;
+	}
 	if (ctx->table != MV_TABLE_GPT) {
 		snprintf(err, errlen, "systemd-boot needs Table=gpt with an esp partition");
 		return -1;
@@ -50,16 +67,18 @@ static void sdboot_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv
 
 	snprintf(name, sizeof(name), "systemd-boot%s.efi", arch);
 	snprintf(up, sizeof(up), "BOOT%s.EFI", ctx->arch == MV_ARCH_AARCH64 ? "AA64" : "X64");
-	if (ctx->loader)
+	unsigned signed_flag = 0;
+	if (ctx->loader) {
 		snprintf(from, sizeof(from), "%s", ctx->loader);
-	else
-		snprintf(from, sizeof(from), "root:/usr/lib/systemd/boot/efi/%s (or %s.signed beside it, preferred as bootctl does)",
-			 name, name);
+	} else {
+		snprintf(from, sizeof(from), "root:/usr/lib/systemd/boot/efi/%s", name);
+		signed_flag = MV_BOOT_SIGNED;
+	}
 
 	snprintf(path, sizeof(path), "/EFI/systemd/%s", name);
-	emit(opaque, &(struct mv_boot_file){.partition = esp, .path = path, .from = from});
+	emit(opaque, &(struct mv_boot_file){.partition = esp, .path = path, .from = from, .flags = signed_flag});
 	snprintf(path, sizeof(path), "/EFI/BOOT/%s", up);
-	emit(opaque, &(struct mv_boot_file){.partition = esp, .path = path, .from = from});
+	emit(opaque, &(struct mv_boot_file){.partition = esp, .path = path, .from = from, .flags = signed_flag});
 	if (!ctx->loader || !strstr(ctx->loader, ".signed"))
 		warn(opaque, &(struct mv_boot_file){
 			.content = "systemd-boot is used as found (unless a .efi.signed is beside it): an unsigned loader boots only with Secure Boot off"});
@@ -95,7 +114,7 @@ static void sdboot_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv
 	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/machine-id", .content = "uninitialized\n"});
 	snprintf(text, sizeof(text), "PARTUUID=%s %s vfat umask=0077 0 2\n", ctx->esp->partuuid,
 		 ctx->esp->mount ? ctx->esp->mount : "/efi");
-	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab (appended)", .content = text});
+	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab", .content = text, .flags = MV_BOOT_APPEND});
 }
 
 const struct mv_bootloader mv_loader_systemd_boot = {

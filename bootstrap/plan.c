@@ -30,8 +30,6 @@ struct builder {
 	struct mv_plan *plan;
 	const struct mv_profile *p;
 	struct mv_report *rep;
-	struct mv_seed seed;
-	const char *userland_into; /* partition name, or NULL for a prefix */
 };
 
 static struct mv_step *step(struct builder *b, enum mv_stage stage, const char *action)
@@ -68,11 +66,11 @@ static void choose_seed(struct builder *b)
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
 	}
-	mv_seed_from_text(&b->seed, text);
-	mv_seed_hex(&b->seed, plan->seed_hex);
+	mv_seed_from_text(&b->plan->seed, text);
+	mv_seed_hex(&b->plan->seed, plan->seed_hex);
 }
 
-static int check_label(struct builder *b, const struct mv_partition *part, enum mv_fs fs)
+static int check_label(struct builder *b, const struct mv_partition *part, enum mv_fs_kind fs)
 {
 	const char *l = part->label.v;
 	if (!l)
@@ -121,6 +119,8 @@ static void resolve_partitions(struct builder *b)
 		check_label(b, part, pp->fs);
 
 		pp->grow_fs = part->grow_fs.v == 1;
+		if (pp->grow_fs && plan->table == MV_TABLE_MBR && pp->type.role != MV_ROLE_ROOT)
+			mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: on MBR only the root partition (Type=linux) grows on first boot");
 		if (pp->grow_fs && plan->table == MV_TABLE_GPT) {
 			if (!pp->type.growfs_allowed)
 				mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: the Discoverable Partitions Specification defines the grow flag only for root, usr, home, srv, var, tmp and xbootldr, not for %s",
@@ -186,9 +186,9 @@ static void identities(struct builder *b)
 	uint32_t mbr_id = 0;
 
 	if (plan->table == MV_TABLE_GPT) {
-		mv_seed_uuid(&b->seed, "disk-guid", plan->disk_id);
+		mv_seed_uuid(&b->plan->seed, "disk-guid", plan->disk_id);
 	} else if (plan->table == MV_TABLE_MBR) {
-		mbr_id = mv_seed_u32(&b->seed, "mbr-disk-id");
+		mbr_id = mv_seed_u32(&b->plan->seed, "mbr-disk-id");
 		snprintf(plan->disk_id, sizeof(plan->disk_id), "%08x", mbr_id);
 	}
 	for (size_t i = 0; i < plan->parts.n; i++) {
@@ -196,18 +196,18 @@ static void identities(struct builder *b)
 		const char *name = pp->src->name;
 		if (plan->table == MV_TABLE_GPT) {
 			snprintf(purpose, sizeof(purpose), "partition-uuid:%s", name);
-			mv_seed_uuid(&b->seed, purpose, pp->partuuid);
+			mv_seed_uuid(&b->plan->seed, purpose, pp->partuuid);
 		} else {
 			/* Linux's PARTUUID for MBR: the disk signature and the number. */
 			snprintf(pp->partuuid, sizeof(pp->partuuid), "%08x-%02u", mbr_id, pp->number);
 		}
 		if (pp->fs == MV_FS_VFAT) {
 			snprintf(purpose, sizeof(purpose), "fs-volume-id:%s", name);
-			uint32_t v = mv_seed_u32(&b->seed, purpose);
+			uint32_t v = mv_seed_u32(&b->plan->seed, purpose);
 			snprintf(pp->fs_id, sizeof(pp->fs_id), "%04X-%04X", v >> 16, v & 0xffff);
 		} else if (pp->fs != MV_FS_NONE) {
 			snprintf(purpose, sizeof(purpose), "fs-uuid:%s", name);
-			mv_seed_uuid(&b->seed, purpose, pp->fs_id);
+			mv_seed_uuid(&b->plan->seed, purpose, pp->fs_id);
 		}
 	}
 }
@@ -345,7 +345,7 @@ static void stage_userland(struct builder *b)
 	const struct mv_profile *p = b->p;
 	for (size_t i = 0; i < p->userland.n; i++) {
 		struct mv_step *s = step(b, MV_STAGE_USERLAND, "unpack the archive, streamed entry by entry (no staging directory)");
-		s->partition = b->userland_into;
+		s->partition = b->plan->userland_into;
 		s->path = "/";
 		s->from = p->userland.v[i].location.v;
 	}
@@ -426,15 +426,35 @@ static void stage_nix(struct builder *b)
 	}
 }
 
+static const char *boot_action(const struct mv_boot_file *f)
+{
+	if (f->flags & MV_BOOT_RAW)
+		return strcmp(f->partition, "mbr") == 0 ? "write the MBR's boot code (bytes 0-439)" : "write raw, from the partition's first byte";
+	if (f->flags & MV_BOOT_APPEND)
+		return "append";
+	if (f->flags & MV_BOOT_TREE)
+		return "copy the directory";
+	if (f->flags & MV_BOOT_SIGNED)
+		return "copy (a .signed file beside the source is preferred, as bootctl does)";
+	return f->from ? "copy" : "write";
+}
+
 static void emit_boot_file(void *opaque, const struct mv_boot_file *f)
 {
 	struct builder *b = opaque;
-	struct mv_step *s = step(b, MV_STAGE_BOOTLOADER, f->from ? "copy" : "write");
-	s->partition = strcmp(f->partition, "root") == 0 ? target_root(b) : dup(b, f->partition);
-	s->path = dup(b, f->path);
-	s->from = dup(b, f->from);
-	s->content = dup(b, f->content);
-	s->deferred = dup(b, f->deferred);
+	struct mv_plan *plan = b->plan;
+	struct mv_boot_file *keep = MV_PUSH(&plan->arena, plan->boot_files);
+	*keep = (struct mv_boot_file){
+		.partition = dup(b, f->partition), .path = dup(b, f->path), .from = dup(b, f->from),
+		.member = dup(b, f->member), .content = dup(b, f->content), .deferred = dup(b, f->deferred),
+		.flags = f->flags,
+	};
+	struct mv_step *s = step(b, MV_STAGE_BOOTLOADER, boot_action(f));
+	s->partition = strcmp(f->partition, "root") == 0 ? target_root(b) : keep->partition;
+	s->path = keep->path;
+	s->from = f->member ? mv_printf(&plan->arena, "%s (%s)", f->from, f->member) : keep->from;
+	s->content = keep->content;
+	s->deferred = keep->deferred;
 }
 
 static void emit_boot_warning(void *opaque, const struct mv_boot_file *f)
@@ -457,16 +477,6 @@ static struct mv_boot_part *boot_part(struct builder *b, const struct mv_plan_pa
 	return bp;
 }
 
-static int valid_token(const char *t)
-{
-	if (!*t || strlen(t) > 64)
-		return 0;
-	for (; *t; t++)
-		if (!isalnum((unsigned char)*t) && !strchr("+-_.", *t))
-			return 0;
-	return 1;
-}
-
 static void stage_bootloader(struct builder *b)
 {
 	struct mv_plan *plan = b->plan;
@@ -484,15 +494,9 @@ static void stage_bootloader(struct builder *b)
 	const struct mv_plan_partition *esp = by_role(plan, MV_ROLE_ESP);
 	if (!esp && plan->table == MV_TABLE_MBR && plan->parts.n && plan->parts.v[0].fs == MV_FS_VFAT)
 		esp = &plan->parts.v[0]; /* the Raspberry Pi's firmware partition */
-	const struct mv_plan_partition *root = b->userland_into ? by_name(plan, b->userland_into) : NULL;
+	const struct mv_plan_partition *root = b->plan->userland_into ? by_name(plan, b->plan->userland_into) : NULL;
 
 	const char *token = p->entry_token.v ? p->entry_token.v : p->name.v;
-	if (!valid_token(token)) {
-		mv_error(b->rep, p->entry_token.v ? p->entry_token.at : p->name.at,
-			 "%s=%s: an entry token is 1-64 of A-Z a-z 0-9 + - _ . (set [Bootloader] EntryToken=)",
-			 p->entry_token.v ? "EntryToken" : "Name", token);
-		return;
-	}
 	struct mv_boot_ctx ctx = {
 		.arch = p->arch,
 		.table = plan->table,
@@ -514,7 +518,11 @@ static void stage_bootloader(struct builder *b)
 	};
 	char err[512];
 	if (loader->check(&ctx, err, sizeof(err)) < 0) {
-		mv_error(b->rep, p->boot_kind.at, "Kind=%s: %s", kind, err);
+		/* Name the line the problem comes from when it is the token. */
+		struct mv_where at = p->boot_kind.at;
+		if (strstr(err, "entry token"))
+			at = p->entry_token.v ? p->entry_token.at : p->name.at;
+		mv_error(b->rep, at, "Kind=%s: %s", kind, err);
 		return;
 	}
 	loader->describe(&ctx, emit_boot_file, emit_boot_warning, b);
@@ -526,6 +534,11 @@ static void stage_files(struct builder *b)
 	const struct mv_profile *p = b->p;
 	for (size_t i = 0; i < p->copies.n; i++) {
 		const struct mv_copy *c = &p->copies.v[i];
+		if (plan->opt.target == MV_TARGET_PREFIX && strcmp(c->dest_part, "root") != 0) {
+			mv_error(b->rep, c->at, "Copy=: %s:%s: a prefix has no partition %s; only root: destinations apply",
+				 c->dest_part, c->dest_path, c->dest_part);
+			continue;
+		}
 		const char *part = strcmp(c->dest_part, "root") == 0 ? target_root(b) : c->dest_part;
 		/* The user's own files win; say so when one replaces a file a
 		 * stage before generates. */
@@ -581,6 +594,8 @@ static void stage_handoff(struct builder *b)
 	struct mv_step *s;
 	if (strcmp(mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot runs the command inside an installed disk; for an image use Mode=firstboot, for a prefix Mode=exec");
+	else if (strcmp(mode, "firstboot") == 0 && plan->opt.target == MV_TARGET_PREFIX)
+		mv_error(b->rep, p->handoff_mode.at, "Mode=firstboot installs a unit that runs at a machine's first boot; a prefix has none: use Mode=exec or none");
 	else if (strcmp(mode, "exec") == 0 && plan->opt.target != MV_TARGET_PREFIX)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=exec runs the command in a prefix (microvisor bootstrap --prefix); for a disk use Mode=firstboot or chroot");
 	if (strcmp(mode, "firstboot") == 0) {
@@ -606,16 +621,16 @@ static void choose_targets(struct builder *b)
 	struct mv_plan *plan = b->plan;
 	const struct mv_profile *p = b->p;
 	if (plan->opt.target == MV_TARGET_PREFIX) {
-		b->userland_into = plan->opt.path;
+		b->plan->userland_into = plan->opt.path;
 		return;
 	}
 	if (p->into.v) {
-		b->userland_into = p->into.v;
+		b->plan->userland_into = p->into.v;
 		return;
 	}
 	const struct mv_plan_partition *root = by_role(plan, MV_ROLE_ROOT);
 	if (root)
-		b->userland_into = root->src->name;
+		b->plan->userland_into = root->src->name;
 	else if (p->userland.n)
 		mv_error(b->rep, p->userland.v[0].location.at,
 			 "Source=: no partition receives the userland: add a root partition or set Into=");

@@ -9,11 +9,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../bootloader/bootloader.h"
 #include "../partition/layout.h"
 #include "../partition/types.h"
 #include "arena.h"
 #include "profile.h"
 #include "report.h"
+#include "seed.h"
 
 enum mv_target_kind { MV_TARGET_IMAGE, MV_TARGET_DISK, MV_TARGET_PREFIX };
 
@@ -41,13 +43,14 @@ struct mv_plan_options {
 	uint64_t device_size;      /* --disk: measured by the caller */
 	unsigned device_sector_size;
 	int allow_unpinned;        /* accept remote sources without SHA256= */
+	int64_t timestamp;         /* SOURCE_DATE_EPOCH, read by the caller */
 };
 
 struct mv_plan_partition {
 	const struct mv_partition *src;
 	unsigned number;
 	struct mv_ptype type;
-	enum mv_fs fs;
+	enum mv_fs_kind fs;
 	uint64_t start, size;
 	int start_deferred, size_deferred;
 	char partuuid[40];
@@ -90,11 +93,14 @@ struct mv_plan {
 	char disk_id[40];          /* GPT disk GUID or MBR signature (8 hex) */
 	char seed_hex[65];
 	const char *seed_origin;
+	struct mv_seed seed;
+	const char *userland_into; /* partition name, or the prefix */
 
 	MV_VEC(struct mv_plan_partition) parts;
 	MV_VEC(struct mv_plan_source) sources;
 	MV_VEC(struct mv_step) steps;
 	MV_VEC(const char *) warnings;
+	MV_VEC(struct mv_boot_file) boot_files; /* what the boot loader stage writes */
 
 	const char *bootloader;
 	const char *handoff_mode;

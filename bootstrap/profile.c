@@ -141,6 +141,7 @@ struct parser {
 	struct mv_source *last_source;   /* what SHA256=/Mirror= apply to */
 	struct mv_str *last_str;         /* what a continuation line extends */
 	const char *last_key;
+	int last_choices;                /* the last key takes one of a set */
 	char **stack;                    /* real paths of the files being parsed */
 	int depth;
 };
@@ -396,13 +397,10 @@ static void assign(struct parser *ps, const struct key *k, const char *value)
 	}
 	case K_SOURCE:
 		set_source(ps, field, value);
-		ps->last_str = &((struct mv_source *)field)->location;
 		break;
 	case K_SOURCE_LIST: {
 		MV_VEC(struct mv_source) *vec = field;
-		struct mv_source *src = MV_PUSH(a, *vec);
-		set_source(ps, src, value);
-		ps->last_str = &src->location;
+		set_source(ps, MV_PUSH(a, *vec), value);
 		break;
 	}
 	case K_SHA256:
@@ -505,8 +503,14 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 1;
 
 	if (ps->continuation && ps->last_key && strcmp(ps->last_key, name) == 0) {
-		if (ps->last_str && ps->last_str->v)
-			ps->last_str->v = mv_printf(&ps->p->arena, "%s %s", ps->last_str->v, value);
+		/* Only free text continues on indented lines; a size, a choice
+		 * or a pin split over lines is a mistake, not a longer value. */
+		if (!ps->last_str || !ps->last_str->v || ps->last_choices) {
+			mv_error(ps->rep, here(ps), "%s=: this key takes a single line; the indented line \"%s\" continues nothing",
+				 name, value);
+			return 1;
+		}
+		ps->last_str->v = mv_printf(&ps->p->arena, "%s %s", ps->last_str->v, value);
 		return 1;
 	}
 	ps->last_key = NULL;
@@ -523,6 +527,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 1;
 	}
 	ps->last_key = k->name;
+	ps->last_choices = k->choices != NULL;
 	assign(ps, k, value);
 	return 1;
 }
@@ -618,8 +623,8 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 		mv_error(rep, top, "[Profile] Name= is required");
 	if (!p->architecture.v)
 		mv_error(rep, top, "[Profile] Architecture= is required (x86_64 or aarch64)");
-	else
-		mv_arch_parse(p->architecture.v, &p->arch);
+	else if (mv_arch_parse(p->architecture.v, &p->arch) < 0)
+		mv_error(rep, p->architecture.at, "Architecture=%s: expected x86_64 or aarch64", p->architecture.v);
 
 	if (p->table.v && p->partitions.n == 0)
 		mv_error(rep, p->table.at, "Table=%s: the profile has no [Partition NAME] sections", p->table.v);

@@ -64,3 +64,22 @@ void mv_seed_hex(const struct mv_seed *seed, char out[65])
 {
 	mv_hex(seed->key, sizeof(seed->key), out);
 }
+
+int mv_uuid_parse(const char *text, uint8_t out[16])
+{
+	int n = 0;
+	for (const char *c = text; *c; c++) {
+		if (*c == '-')
+			continue;
+		int v = *c >= '0' && *c <= '9' ? *c - '0' : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10
+		      : *c >= 'A' && *c <= 'F' ? *c - 'A' + 10 : -1;
+		if (v < 0 || n == 32)
+			return -1;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n == 32 ? 0 : -1;
+}

@@ -28,6 +28,9 @@ uint32_t mv_seed_u32(const struct mv_seed *seed, const char *purpose);
 /* The seed as 64 hex digits, for plan output. */
 void mv_seed_hex(const struct mv_seed *seed, char out[65]);
 
+/* "xxxxxxxx-xxxx-..." into 16 bytes; -1 if it is not a UUID. */
+int mv_uuid_parse(const char *text, uint8_t out[16]);
+
 void mv_sha256(const void *data, size_t len, uint8_t out[32]);
 void mv_hex(const uint8_t *bytes, size_t n, char *out);
 

@@ -19,7 +19,7 @@ struct row {
 	const char *guid_aarch64;
 	uint8_t mbr;
 	enum mv_role role;
-	enum mv_fs fs;
+	enum mv_fs_kind fs;
 	int growfs;
 };
 
@@ -174,9 +174,9 @@ enum mv_arch mv_build_arch(void)
 
 int mv_arch_parse(const char *text, enum mv_arch *arch)
 {
-	if (strcmp(text, "x86_64") == 0 || strcmp(text, "x86-64") == 0 || strcmp(text, "amd64") == 0)
+	if (strcmp(text, "x86_64") == 0)
 		*arch = MV_ARCH_X86_64;
-	else if (strcmp(text, "aarch64") == 0 || strcmp(text, "arm64") == 0)
+	else if (strcmp(text, "aarch64") == 0)
 		*arch = MV_ARCH_AARCH64;
 	else
 		return -1;
@@ -203,21 +203,17 @@ static const char *const fs_names[] = {
 	[MV_FS_SWAP] = "swap", [MV_FS_UFS] = "ufs",
 };
 
-const char *mv_fs_name(enum mv_fs fs)
+const char *mv_fs_name(enum mv_fs_kind fs)
 {
 	return fs_names[fs];
 }
 
-int mv_fs_parse(const char *text, enum mv_fs *fs)
+int mv_fs_parse(const char *text, enum mv_fs_kind *fs)
 {
 	for (size_t i = 0; i < sizeof(fs_names) / sizeof(fs_names[0]); i++)
 		if (strcmp(text, fs_names[i]) == 0) {
-			*fs = (enum mv_fs)i;
+			*fs = (enum mv_fs_kind)i;
 			return 0;
 		}
-	if (strcmp(text, "fat32") == 0 || strcmp(text, "fat") == 0) {
-		*fs = MV_FS_VFAT;
-		return 0;
-	}
 	return -1;
 }

@@ -24,7 +24,7 @@ enum mv_role {
 	MV_ROLE_FREEBSD_BOOT,
 };
 
-enum mv_fs { MV_FS_NONE = 0, MV_FS_VFAT, MV_FS_EXT4, MV_FS_SWAP, MV_FS_UFS };
+enum mv_fs_kind { MV_FS_NONE = 0, MV_FS_VFAT, MV_FS_EXT4, MV_FS_SWAP, MV_FS_UFS };
 
 struct mv_ptype {
 	const char *name;          /* as written in Type=, or NULL for a raw value */
@@ -32,7 +32,7 @@ struct mv_ptype {
 	char guid[37];             /* GPT type GUID, lower case */
 	uint8_t mbr;               /* MBR type byte */
 	enum mv_role role;
-	enum mv_fs default_fs;
+	enum mv_fs_kind default_fs;
 	int growfs_allowed;        /* DPS: bit 59 is defined for this type */
 };
 
@@ -47,8 +47,8 @@ enum mv_arch mv_build_arch(void);
 int mv_arch_parse(const char *text, enum mv_arch *arch);
 const char *mv_table_name(enum mv_table t);
 const char *mv_role_name(enum mv_role r);
-const char *mv_fs_name(enum mv_fs fs);
-int mv_fs_parse(const char *text, enum mv_fs *fs);
+const char *mv_fs_name(enum mv_fs_kind fs);
+int mv_fs_parse(const char *text, enum mv_fs_kind *fs);
 
 /* GPT attribute bits (boot-spec.md §0.2) */
 #define MV_GPT_ATTR_GROWFS (UINT64_C(1) << 59)

@@ -27,3 +27,25 @@ expect_exit() {
 expect_match() {
 	if grep -Eq -- "$3" <<<"$2"; then ok "$1"; else not_ok "$1" "no match for /$3/ in: $(head -c 600 <<<"$2")"; fi
 }
+
+# The rootless tests run as this user (DESIGN.md: "A test user"); it gets
+# its own world-readable copy of the binary, since a clone made by
+# `mktemp -d` is 0700 root.
+TEST_USER=mvtest
+as_user() {
+	if [ "$(id -u)" -ne 0 ]; then
+		"$@"
+		return
+	fi
+	id "$TEST_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$TEST_USER"
+	setpriv --reuid "$TEST_USER" --regid "$TEST_USER" --clear-groups --reset-env -- "$@"
+}
+
+# A directory the test user may write, with a copy of the binary in it.
+user_dir() {
+	chmod 0755 "$TMP"
+	mkdir -p "$TMP/u"
+	cp "$MV" "$TMP/u/microvisor"
+	chmod 0777 "$TMP/u"
+	UMV="$TMP/u/microvisor"
+}

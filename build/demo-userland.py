@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Pack the demo userland from extracted Debian packages (build/demo-assets.sh).
+
+demo-userland.py EXTRACTED KVER OUT.tar.gz
+
+The initramfs loads the storage and ext4 modules (dependencies read from
+each module's .modinfo, since the package ships no modules.dep), finds the
+root partition by the PARTUUID on the kernel command line (busybox's findfs
+knows UUID and LABEL only, so the GPT or MBR is read directly), mounts it and
+switches to its busybox init, which reads /etc/inittab. Everything is owned
+by root with fixed times, so the same packages give the same bytes.
+"""
+import gzip, io, os, stat, sys, tarfile
+
+src, kver, out = sys.argv[1], sys.argv[2], sys.argv[3]
+MTIME = 1700000000
+MODDIR = f"lib/modules/{kver}"
+WANT = ["ext4", "virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "ata_piix",
+        "crc32c_generic", "efivarfs", "nls_ascii", "vfat"]
+APPLETS = ["sh", "mount", "umount", "switch_root", "sleep", "cat", "echo", "ls", "insmod", "hexdump",
+           "dd", "sed", "poweroff", "reboot", "init", "mkdir", "grep", "tr", "readlink", "basename", "uname",
+           "hostname", "head", "sync", "mdev", "od"]
+
+def modinfo(path):
+    data = open(path, "rb").read()
+    fields = {}
+    for chunk in data.split(b"\0"):
+        for key in (b"depends=", b"name="):
+            if chunk.startswith(key) and key.decode()[:-1] not in fields:
+                fields[key.decode()[:-1]] = chunk[len(key):].decode(errors="replace")
+    return fields
+
+def module_index():
+    index = {}
+    for root, _, files in os.walk(os.path.join(src, MODDIR, "kernel")):
+        for f in files:
+            if f.endswith(".ko"):
+                index[f[:-3].replace("-", "_")] = os.path.join(root, f)
+    return index
+
+def closure(index):
+    order, seen = [], set()
+    def visit(name):
+        name = name.replace("-", "_")
+        if name in seen or name not in index:
+            return
+        seen.add(name)
+        deps = modinfo(index[name]).get("depends", "")
+        for d in filter(None, deps.split(",")):
+            visit(d)
+        order.append(name)
+    for w in WANT:
+        visit(w)
+    return order
+
+INIT = r"""#!/bin/busybox sh
+# microvisor demo initramfs: load drivers, find root=PARTUUID=, switch_root.
+/bin/busybox mkdir -p /proc /sys /dev /newroot
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do /bin/insmod /lib/modules/$m.ko 2>/dev/null; done
+want=$(sed -n 's/.*root=PARTUUID=\([^ ]*\).*/\1/p' /proc/cmdline | tr A-F a-f)
+# GPT stores the first three fields of a GUID little-endian.
+# (sed has nine groups: the last two fields travel as one, dash removed.)
+gpt=$(echo "$want" | sed -n 's/^\(..\)\(..\)\(..\)\(..\)-\(..\)\(..\)-\(..\)\(..\)-\(....-............\)$/\4\3\2\1\6\5\8\7\9/p' | tr -d -)
+find_root() {
+	for sys in /sys/class/block/*; do
+		[ -e "$sys/partition" ] || continue
+		n=$(cat "$sys/partition")
+		disk=/dev/$(basename "$(readlink -f "$sys/..")")
+		if [ "$(dd if=$disk bs=1 skip=512 count=8 2>/dev/null)" = "EFI PART" ]; then
+			off=$((1024 + (n - 1) * 128 + 16))
+			got=$(hexdump -v -s $off -n 16 -e '16/1 "%02x"' $disk)
+			[ "$got" = "$gpt" ] && echo /dev/$(basename $sys) && return 0
+		else
+			sig=$(hexdump -v -s 440 -n 4 -e '1/4 "%08x"' $disk)
+			[ "$sig-$(printf %02d $n)" = "$want" ] && echo /dev/$(basename $sys) && return 0
+		fi
+	done
+	return 1
+}
+for i in $(seq 1 100 2>/dev/null || echo 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20); do
+	dev=$(find_root) && break
+	sleep 0.2
+done
+if [ -z "$dev" ]; then
+	echo "initramfs: no partition with PARTUUID=$want" >&2
+	exec sh
+fi
+mount -t ext4 -o rw "$dev" /newroot || exec sh
+umount /proc /sys
+mount --move /dev /newroot/dev 2>/dev/null || umount /dev
+exec switch_root /newroot /sbin/init
+"""
+
+def cpio_newc(entries):
+    """entries: (name, mode, data or link target) -> bytes of a newc archive."""
+    buf = io.BytesIO()
+    ino = 1
+    def header(name, mode, size, nlink=1):
+        nonlocal ino
+        fields = [ino, mode, 0, 0, nlink, MTIME, size, 0, 0, 0, 0, len(name) + 1, 0]
+        ino += 1
+        h = b"070701" + b"".join(b"%08X" % f for f in fields) + name.encode() + b"\0"
+        buf.write(h)
+        buf.write(b"\0" * ((4 - buf.tell() % 4) % 4))
+    for name, mode, data in entries + [("TRAILER!!!", 0, b"")]:
+        header(name, mode, len(data))
+        buf.write(data)
+        buf.write(b"\0" * ((4 - buf.tell() % 4) % 4))
+    return buf.getvalue()
+
+def initramfs(index, order):
+    busybox = open(os.path.join(src, "bin/busybox"), "rb").read()
+    e = [("bin", stat.S_IFDIR | 0o755, b""), ("lib", stat.S_IFDIR | 0o755, b""),
+         ("lib/modules", stat.S_IFDIR | 0o755, b""), ("bin/busybox", stat.S_IFREG | 0o755, busybox)]
+    e += [(f"bin/{a}", stat.S_IFLNK | 0o777, b"busybox") for a in APPLETS]
+    e += [(f"lib/modules/{m}.ko", stat.S_IFREG | 0o644, open(index[m], "rb").read()) for m in order]
+    e += [("modules.order", stat.S_IFREG | 0o644, ("\n".join(order) + "\n").encode()),
+          ("init", stat.S_IFREG | 0o755, INIT.encode())]
+    return gzip.compress(cpio_newc(e), mtime=0)
+
+ROOT_FILES = {
+    "etc/inittab": "::sysinit:/etc/init.d/rcS\n::wait:/etc/init.d/demo\n::ctrlaltdel:/bin/reboot\n::shutdown:/bin/umount -a -r\n",
+    "etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sys /sys\nmount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null\nhostname -F /etc/hostname 2>/dev/null\n",
+    "etc/init.d/demo": "#!/bin/sh\n# The demo's whole job: say it booted, which entry systemd-boot chose, and power off.\n"
+                       "echo \"microvisor-demo: booted $(uname -r) on $(hostname); marker: $(cat /etc/microvisor-marker 2>/dev/null)\"\n"
+                       "v=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
+                       "[ -e $v ] && echo \"microvisor-demo: LoaderEntrySelected=$(tail -c +5 $v | tr -d '\\000')\"\n"
+                       "sync\npoweroff -f\n",
+    "etc/hostname": "microvisor-demo\n",
+    "etc/os-release": "ID=microvisor-demo\nNAME=\"Microvisor demo\"\nPRETTY_NAME=\"Microvisor demo (busybox)\"\n",
+    "etc/microvisor-marker": "built-from-debian-packages\n",
+    "etc/fstab": "# written by microvisor\n",
+}
+
+def userland(index, order):
+    raw = open(out, "wb")
+    gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+    tf = tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT)
+    def add(name, kind, mode, data=b"", link=""):
+        ti = tarfile.TarInfo(name)
+        ti.type, ti.mode, ti.mtime, ti.linkname = kind, mode, MTIME, link
+        ti.size = len(data) if kind == tarfile.REGTYPE else 0
+        tf.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    for d in ["bin", "sbin", "boot", "dev", "etc", "etc/init.d", "proc", "sys", "tmp", "root", "usr",
+              "usr/lib", "usr/lib/systemd", "usr/lib/systemd/boot", "usr/lib/systemd/boot/efi"]:
+        add(d, tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755)
+    add("bin/busybox", tarfile.REGTYPE, 0o755, open(os.path.join(src, "bin/busybox"), "rb").read())
+    for a in APPLETS:
+        add(f"bin/{a}", tarfile.SYMTYPE, 0o777, link="busybox")
+    add("sbin/init", tarfile.SYMTYPE, 0o777, link="../bin/busybox")
+    for name, text in sorted(ROOT_FILES.items()):
+        add(name, tarfile.REGTYPE, 0o755 if "/init.d/" in name else 0o644, text.encode())
+    add(f"boot/vmlinuz-{kver}", tarfile.REGTYPE, 0o644, open(os.path.join(src, f"boot/vmlinuz-{kver}"), "rb").read())
+    add(f"boot/initrd.img-{kver}", tarfile.REGTYPE, 0o644, initramfs(index, order))
+    efi = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+    add(efi, tarfile.REGTYPE, 0o644, open(os.path.join(src, efi), "rb").read())
+    tf.close()
+    gz.close()
+    raw.close()
+
+index = module_index()
+order = closure(index)
+missing = [w for w in WANT if w not in order and w.replace("-", "_") not in index]
+userland(index, order)
+print(f"demo userland: kernel {kver}, {len(order)} modules, busybox, systemd-boot -> {out}"
+      + (f" (not modules, built in: {', '.join(missing)})" if missing else ""))
