@@ -800,6 +800,45 @@ START_TEST(t_readdir_setattr)
 }
 END_TEST
 
+/* Through the shared path layer (images/fs.c): parents, replacement,
+ * hard links as copies, symlinks refused, names found without case. */
+START_TEST(t_path_layer)
+{
+	struct img im;
+	tools_env();
+	img_new(&im, 64 * MIB, 0, 64 * MIB, 512);
+	ck_assert_int_eq(img_fs(&im, "ESP", 0), 0);
+	struct mv_fs *fs = im.fs;
+	struct mv_meta m = file_meta(T0);
+	ck_assert_int_eq(mv_fs_mkparents(fs, "/EFI/BOOT/BOOTX64.EFI", T0), 0);
+	ck_assert_int_eq(mv_fs_write_file(fs, "/EFI/BOOT/BOOTX64.EFI", &m, "old", 3), 0);
+	ck_assert_int_eq(mv_fs_write_file(fs, "/efi/boot/bootx64.efi", &m, "new!", 4), 0);
+	ck_assert_int_eq(mv_fs_link(fs, "/EFI/BOOT/copy.efi", "/EFI/BOOT/BOOTX64.EFI"), 0);
+	ck_assert_int_eq(mv_fs_symlink(fs, "/vmlinuz", "boot/vmlinuz", &m), -EPERM);
+	ck_assert_str_eq(fs->err, "FAT cannot store symlinks: /vmlinuz");
+	struct mv_meta dm = dir_meta(T0 + 100);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/efi", &dm), 0); /* the existing EFI */
+	struct mv_stat st;
+	ck_assert_int_eq(mv_fs_stat(fs, "/EFI", MV_FS_FOLLOW, &st), 0);
+	ck_assert_int_eq(st.mtime, T0 + 100);
+	ck_assert_int_eq(mv_fs_stat(fs, "/EFI/BOOT/COPY.EFI", MV_FS_FOLLOW, &st), 0);
+	ck_assert_uint_eq(st.size, 4);
+	struct mv_file *f;
+	char buf[8] = "";
+	ck_assert_int_eq(mv_fs_open(fs, "EFI/BOOT/copy.efi", &f), 0);
+	ck_assert_int_eq(fs->ops->read(f, 0, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(fs->ops->close(f, 0), 0);
+	ck_assert_str_eq(buf, "new!");
+	ck_assert_int_eq(mv_fs_finish(fs), 0);
+	mv_fs_destroy(fs);
+	im.fs = NULL;
+	fsck_clean(im.path);
+	mcopy_equals(im.path, 0, "/EFI/BOOT/BOOTX64.EFI", "new!", 4);
+	mcopy_equals(im.path, 0, "/EFI/BOOT/copy.efi", "new!", 4);
+	img_free(&im);
+}
+END_TEST
+
 /* One case per test, so that CK_RUN_CASE=t_names runs one. */
 #define ADD(s, fn)                                                       \
 	do {                                                             \
@@ -829,6 +868,7 @@ static Suite *fat_suite(void)
 	ADD(s, t_refusals);
 	ADD(s, t_unlink_recreate);
 	ADD(s, t_readdir_setattr);
+	ADD(s, t_path_layer);
 	return s;
 }
 
