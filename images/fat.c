@@ -29,7 +29,9 @@
  *    takes its basis (upper case, invalid characters as '_') if that is
  *    exact but for case and free, else the first free BASIS~N, N = 1, 2, ...
  *    The same calls give the same aliases. Names ending in a dot or space
- *    are refused (readers would drop those characters).
+ *    are refused (readers would drop those characters). Aliases are ASCII,
+ *    so the 0xE5 lead byte (stored as 0x05) cannot arise; put_entry still
+ *    maps it. The FSInfo next-free hint is the first free cluster.
  *  - Times are UTC (no time zone in a reproducible image), clamped to
  *    1980-01-01 .. 2107-12-31; modification, creation (from ctime, with
  *    10 ms precision) and access date come from the meta; entries without
@@ -410,7 +412,7 @@ static int new_entry(struct fat *fs, mv_node dir, const char *name, const struct
 	if (r == 0)
 		r = fat_name_valid(u, n, &why);
 	else
-		why = "longer than 255 UTF-16 characters";
+		why = "is longer than 255 UTF-16 characters";
 	if (r)
 		return fail(fs, r, "FAT cannot store %s: the name %s", PATH(fs, di, name), why);
 	if (find_child(fs, di, u, n) != NONE)
@@ -644,7 +646,11 @@ static int put_clusters(struct fat_file *f, const uint8_t *data, uint64_t n)
 			r = put(fs, "file data", cluster_off(fs, c0), data, (size_t)m * cb);
 			data += (size_t)m * cb;
 			mark_written(fs, c0 + m - 1);
-		} else if (!(fs->io.fresh && c0 > fs->dirty_max)) {
+		} else if (!fs->io.fresh) {
+			if (mv_io_zero(&fs->io, cluster_off(fs, c0), (uint64_t)m * cb) < 0)
+				r = io_fail(fs, "zeros", cluster_off(fs, c0));
+		} else if (c0 <= fs->dirty_max) {
+			/* Fresh, but these clusters may hold a removed file's data. */
 			for (uint32_t k = 0; k < m && r == 0; k++)
 				r = put(fs, "zeros", cluster_off(fs, c0 + k), fs->zero, cb);
 			mark_written(fs, c0 + m - 1);

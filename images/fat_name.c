@@ -72,11 +72,11 @@ int fat_utf8_to_utf16(const char *s, uint16_t *out, size_t max, size_t *n)
 int fat_name_valid(const uint16_t *u, size_t n, const char **why)
 {
 	if (n == 0 || (n == 1 && u[0] == '.') || (n == 2 && u[0] == '.' && u[1] == '.')) {
-		*why = "not a name";
+		*why = "is not a name";
 		return -EINVAL;
 	}
 	if (n > FAT_NAME_MAX) {
-		*why = "longer than 255 UTF-16 characters";
+		*why = "is longer than 255 UTF-16 characters";
 		return -ENAMETOOLONG;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -685,6 +685,7 @@ START_TEST(t_refusals)
 	m = file_meta(T0);
 	ck_assert_int_eq(fs->ops->create(fs, d, "A", &m, &f), -EEXIST);
 	ck_assert_int_eq(fs->ops->create(fs, d, "bad?", &m, &f), -EINVAL);
+	ck_assert_msg(strstr(fs->err, "FAT cannot store /dir/bad?: the name contains"), "%s", fs->err);
 	ck_assert_int_eq(fs->ops->create(fs, d, "dot.", &m, &f), -EINVAL);
 	ck_assert_int_eq(fs->ops->create(fs, d, "\xff", &m, &f), -EILSEQ);
 	char n256[257];
