@@ -24,7 +24,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 DEPS_STAMP := obj/.deps-build
 TEST_DEPS_STAMP := obj/.deps-tests
 
-.PHONY: all deps test-deps check clean demo
+.PHONY: all deps test-deps bench-deps check clean demo bench
 # Keep objects make considers intermediate (the sanitized ones): no rebuilds.
 .SECONDARY:
 all: microvisor
@@ -76,9 +76,19 @@ obj-san/tests/%.o: tests/unit/%.c $(HEADERS) | $(DEPS_STAMP)
 check: microvisor $(UNIT_BIN) $(UNIT_SAN) $(TEST_DEPS_STAMP)
 	bash tests/run.sh
 
-# The README's main command: until images exist, the default profile's plan.
-demo: microvisor
-	./microvisor plan profiles/demo.conf --image demo.img
+# The README's main command: fetch Debian's kernel, busybox and systemd-boot,
+# build the default profile's image, and boot it in QEMU, showing the serial
+# console until the guest says it booted.
+demo: microvisor $(TEST_DEPS_STAMP)
+	bash build/demo-assets.sh obj/demo
+	./microvisor plan profiles/demo.conf --image obj/demo/demo.img
+	./microvisor image profiles/demo.conf -o obj/demo/demo.img
+	QEMU_SHOW=1 bash tests/boot/qemu.sh uefi-x86_64 obj/demo/demo.img 'microvisor-demo: LoaderEntrySelected' 180
+
+# Benchmarks: each against its peer tool in the same run, as ratios.
+bench: microvisor $(TEST_DEPS_STAMP)
+	bash build/deps.sh --with-bench
+	bash tests/bench/run.sh
 
 clean:
 	rm -rf obj obj-san microvisor

@@ -13,12 +13,15 @@ static const struct mv_command commands[] = {
 	 "  --json             print the plan as one JSON document\n"
 	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
 	 mv_cmd_plan, NULL},
-	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S]",
-	 "build a bootable disk image file, rootless",
+	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S] [--quiet]",
+	 "build a disk image file, rootless",
 	 "  -o, --output FILE  the image to write (replaced only when complete)\n"
-	 "  --size SIZE        the image's size\n"
-	 "  --seed S           seed every UUID from S\n",
-	 NULL, "building image files is not implemented yet"},
+	 "  --size SIZE        the image's size (512M, 4G); default [Disk] Size=, else the partitions' total\n"
+	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
+	 "  -q, --quiet        no progress lines\n"
+	 "  --allow-unpinned   accept remote sources without SHA256=\n"
+	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
+	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes]",
 	 "partition and install onto a real disk",
 	 "  --disk DEV         the disk to erase and install onto\n"

@@ -27,6 +27,7 @@ int mv_usage_error(const struct mv_command *c, const char *fmt, const char *arg)
 int mv_cmd_plan(int argc, char **argv);
 int mv_cmd_inspect(int argc, char **argv);
 int mv_cmd_fetch(int argc, char **argv);
+int mv_cmd_image(int argc, char **argv);
 int mv_cmd_help(int argc, char **argv);
 
 #endif

@@ -17,11 +17,17 @@ test_pkgs=(
   qemu-system-x86 ovmf bmap-tools
 )
 
+# Benchmarks: the peer tools measured side by side.
+bench_pkgs=(
+  genimage mmdebstrap bc time
+)
+
 want=("${build_pkgs[@]}")
 case "${1:-}" in
   --with-tests) want+=("${test_pkgs[@]}") ;;
+  --with-bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--with-tests]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--with-tests|--with-bench]" >&2; exit 2 ;;
 esac
 
 sudo_=""

@@ -38,7 +38,9 @@ as_user() {
 		return
 	fi
 	id "$TEST_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$TEST_USER"
-	setpriv --reuid "$TEST_USER" --regid "$TEST_USER" --clear-groups --reset-env -- "$@"
+	# --reset-env drops SOURCE_DATE_EPOCH: pass it on (reproducible builds).
+	setpriv --reuid "$TEST_USER" --regid "$TEST_USER" --clear-groups --reset-env -- \
+		env SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-}" "$@"
 }
 
 # A directory the test user may write, with a copy of the binary in it.

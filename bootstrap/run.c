@@ -1,0 +1,291 @@
+#include "run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../images/copy.h"
+#include "../images/dir.h"
+#include "../images/format.h"
+#include "../partition/table.h"
+#include "boot_install.h"
+#include "unpack.h"
+
+/* ext4 inodes: the content's entries with a quarter to spare and 1024 for
+ * what the system adds, never fewer than mke2fs's 16 KiB per inode. */
+#define INODE_RATIO 16384
+
+struct run {
+	const struct mv_plan *plan;
+	const struct mv_target *t;
+	struct mv_fs **writers;     /* per partition, NULL when none */
+	uint64_t *inodes;           /* per partition, from the survey */
+	char *err;
+	size_t errlen;
+};
+
+static void stage(const struct run *r, enum mv_stage s, const char *what)
+{
+	if (r->t->progress)
+		fprintf(r->t->progress, "microvisor: [%d/%d] %s: %s\n", (int)s + 1, MV_STAGE_COUNT, mv_stage_name(s), what);
+}
+
+static int part_index(const struct mv_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->parts.n; i++)
+		if (strcmp(plan->parts.v[i].src->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
+{
+	const struct mv_profile *p = plan->profile;
+	for (size_t i = 0; i < plan->boot_files.n; i++)
+		if (plan->boot_files.v[i].flags & MV_BOOT_RAW) {
+			snprintf(err, errlen, "the %s boot loader's raw boot code (%s) is not available yet",
+				 plan->bootloader, plan->boot_files.v[i].from);
+			return -1;
+		}
+	if (p->nix_tarball.location.v) {
+		snprintf(err, errlen, "seeding Nix ([Nix] Tarball=) is not available yet");
+		return -1;
+	}
+	if (strcmp(plan->handoff_mode, "none") != 0) {
+		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
+		return -1;
+	}
+	for (size_t i = 0; i < plan->sources.n; i++)
+		if (plan->sources.v[i].kind == MV_SRC_HTTP) {
+			snprintf(err, errlen, "downloading %s is not available yet: download it, check its SHA-256, and name the local file in the profile",
+				 plan->sources.v[i].location);
+			return -1;
+		}
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		const struct mv_plan_partition *pp = &plan->parts.v[i];
+		if (pp->size_deferred) {
+			snprintf(err, errlen, "partition %s: Size=auto is not available yet; give it a size", pp->src->name);
+			return -1;
+		}
+		if (pp->fs == MV_FS_UFS) {
+			snprintf(err, errlen, "partition %s: writing UFS2 is not available yet", pp->src->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int survey(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	for (size_t i = 0; i < plan->sources.n; i++) {
+		const struct mv_plan_source *s = &plan->sources.v[i];
+		if (strcmp(s->role, "userland") != 0)
+			continue;
+		int at = part_index(plan, plan->userland_into);
+		if (at < 0 || plan->parts.v[at].fs != MV_FS_EXT4)
+			continue;
+		struct mv_unpack_stats st;
+		char why[512];
+		if (mv_unpack_survey(s->path, s->strip, &st, why, sizeof(why)) < 0)
+			return fail(r, "survey: %s", why);
+		r->inodes[at] += st.entries;
+	}
+	for (size_t i = 0; i < plan->profile->copies.n; i++) {
+		const char *dest = plan->profile->copies.v[i].dest_part;
+		int at = part_index(plan, strcmp(dest, "root") == 0 ? plan->userland_into : dest);
+		if (at >= 0)
+			r->inodes[at] += 64; /* a directory copied in: room for it */
+	}
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		if (plan->parts.v[i].fs != MV_FS_EXT4)
+			continue;
+		uint64_t content = r->inodes[i] + r->inodes[i] / 4 + 1024;
+		uint64_t by_ratio = plan->parts.v[i].size / INODE_RATIO;
+		r->inodes[i] = content > by_ratio ? content : by_ratio;
+	}
+	return 0;
+}
+
+static int filesystems(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		const struct mv_plan_partition *pp = &plan->parts.v[i];
+		if (pp->fs == MV_FS_NONE)
+			continue;
+		struct mv_io io = {.fd = r->t->fd, .offset = pp->start, .length = pp->size,
+				   .sector_size = plan->sector_size, .fresh = r->t->fresh};
+		struct mv_format_args a = {.label = pp->src->label.v, .inode_count = r->inodes[i],
+					   .timestamp = plan->opt.timestamp};
+		if (pp->fs == MV_FS_VFAT) {
+			a.volume_id = (uint32_t)strtoul(pp->fs_id, NULL, 16) << 16 |
+				      (uint32_t)strtoul(pp->fs_id + 5, NULL, 16);
+		} else if (mv_uuid_parse(pp->fs_id, a.uuid) < 0) {
+			return fail(r, "partition %s: bad filesystem UUID %s", pp->src->name, pp->fs_id);
+		}
+		char purpose[160];
+		uint8_t id[32];
+		snprintf(purpose, sizeof(purpose), "fs-hash-seed:%s", pp->src->name);
+		mv_seed_id(&plan->seed, purpose, id);
+		memcpy(a.hash_seed, id, sizeof(a.hash_seed));
+		stage(r, MV_STAGE_FILESYSTEMS, pp->src->name);
+		char why[512];
+		if (mv_format(pp->fs, &io, &a, &r->writers[i], why, sizeof(why)) < 0)
+			return fail(r, "partition %s: %s", pp->src->name, why);
+	}
+	return 0;
+}
+
+static struct mv_fs *writer_of(struct run *r, const char *part)
+{
+	int at = part_index(r->plan, strcmp(part, "root") == 0 ? r->plan->userland_into : part);
+	return at < 0 ? NULL : r->writers[at];
+}
+
+static int userland(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	for (size_t i = 0; i < plan->sources.n; i++) {
+		const struct mv_plan_source *s = &plan->sources.v[i];
+		if (strcmp(s->role, "userland") != 0)
+			continue;
+		struct mv_fs *fs = writer_of(r, plan->userland_into);
+		int at = part_index(plan, plan->userland_into);
+		if (!fs)
+			return fail(r, "userland: partition %s has no filesystem to unpack into", plan->userland_into);
+		stage(r, MV_STAGE_USERLAND, s->location);
+		struct mv_unpack_options o = {.strip = s->strip, .capacity = plan->parts.v[at].size,
+					      .parent_mtime = plan->opt.timestamp};
+		char why[1024];
+		if (mv_unpack_file(fs, s->path, &o, NULL, why, sizeof(why)) < 0)
+			return fail(r, "userland into %s: %s", plan->userland_into, why);
+	}
+	return 0;
+}
+
+static struct mv_fs *boot_writer(void *ctx, const char *partition)
+{
+	return writer_of(ctx, partition);
+}
+
+static int bootloader(struct run *r)
+{
+	if (!r->plan->boot_files.n)
+		return 0;
+	stage(r, MV_STAGE_BOOTLOADER, r->plan->bootloader);
+	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .ctx = r, .fd = r->t->fd};
+	char why[1024];
+	if (mv_boot_install(&env, why, sizeof(why)) < 0)
+		return fail(r, "boot loader %s: %s", r->plan->bootloader, why);
+	return 0;
+}
+
+static int files(struct run *r)
+{
+	const struct mv_profile *p = r->plan->profile;
+	for (size_t i = 0; i < p->copies.n; i++) {
+		const struct mv_copy *c = &p->copies.v[i];
+		struct mv_fs *dst = writer_of(r, c->dest_part);
+		if (!dst)
+			return fail(r, "Copy= at %s:%d: partition %s has no filesystem", c->at.file, c->at.line, c->dest_part);
+		char src_path[4096];
+		snprintf(src_path, sizeof(src_path), "%s%s%s", c->source[0] == '/' ? "" : c->base_dir,
+			 c->source[0] == '/' ? "" : "/", c->source);
+		char *slash = strrchr(src_path, '/');
+		*slash = '\0';
+		const char *dir = *src_path ? src_path : "/";
+		const char *base = slash + 1;
+		stage(r, MV_STAGE_FILES, c->dest_path);
+		char why[512];
+		struct mv_dir_options dopt = {0};
+		struct mv_fs *src = mv_dir_open(dir, &dopt, why, sizeof(why));
+		if (!src)
+			return fail(r, "Copy= at %s:%d: %s", c->at.file, c->at.line, why);
+		struct mv_copy_options o = {.mode = c->mode, .uid = c->uid >= 0 ? c->uid : 0,
+					    .gid = c->gid >= 0 ? c->gid : 0, .mtime = -1};
+		int rc = mv_fs_mkparents(dst, c->dest_path, r->plan->opt.timestamp);
+		if (rc == 0)
+			rc = mv_copy(src, base, dst, c->dest_path, &o);
+		mv_fs_destroy(src);
+		if (rc < 0)
+			return fail(r, "Copy= at %s:%d: %s", c->at.file, c->at.line, dst->err);
+	}
+	return 0;
+}
+
+static int finalize(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		if (!r->writers[i])
+			continue;
+		int rc = mv_fs_finish(r->writers[i]);
+		char why[600];
+		snprintf(why, sizeof(why), "%s", r->writers[i]->err);
+		mv_fs_destroy(r->writers[i]);
+		r->writers[i] = NULL;
+		if (rc < 0)
+			return fail(r, "partition %s: %s", plan->parts.v[i].src->name, why);
+	}
+	stage(r, MV_STAGE_FINALIZE, "partition table");
+	struct mv_table_part *parts = calloc(plan->parts.n ? plan->parts.n : 1, sizeof(*parts));
+	if (!parts)
+		return fail(r, "out of memory");
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		const struct mv_plan_partition *pp = &plan->parts.v[i];
+		parts[i] = (struct mv_table_part){
+			.start = pp->start, .size = pp->size, .type_guid = pp->type.guid, .mbr_type = pp->type.mbr,
+			.partuuid = pp->partuuid, .name = pp->src->label.v ? pp->src->label.v : pp->src->name,
+			.attributes = pp->attributes, .bootable = pp->bootable,
+		};
+	}
+	struct mv_table_spec spec = {.table = plan->table, .sector_size = plan->sector_size,
+				     .disk_id = plan->disk_id, .n = plan->parts.n, .parts = parts};
+	char why[512];
+	int rc = mv_table_write(r->t->fd, r->t->name, &spec, why, sizeof(why));
+	free(parts);
+	if (rc < 0)
+		return fail(r, "partition table: %s", why);
+	if (fsync(r->t->fd) < 0)
+		return fail(r, "%s: %s", r->t->name, strerror(errno));
+	return 0;
+}
+
+int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, size_t errlen)
+{
+	struct run r = {.plan = plan, .t = t, .err = err, .errlen = errlen};
+	size_t n = plan->parts.n ? plan->parts.n : 1;
+	r.writers = calloc(n, sizeof(*r.writers));
+	r.inodes = calloc(n, sizeof(*r.inodes));
+	int rc = -1;
+	if (!r.writers || !r.inodes) {
+		fail(&r, "out of memory");
+		goto out;
+	}
+	if (mv_run_supported(plan, err, errlen) < 0)
+		goto out;
+	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
+	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
+	    finalize(&r) < 0)
+		goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; r.writers && i < plan->parts.n; i++)
+		mv_fs_destroy(r.writers[i]);
+	free(r.writers);
+	free(r.inodes);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/* run: carries out a plan's stages on a target, in the plan's order:
+ * survey, wipe, filesystems, userland, Nix, customisation, boot loader,
+ * files, finalize. The same code builds an image file and (later) installs
+ * onto a block device: the target is an open descriptor either way. */
+#ifndef MV_RUN_H
+#define MV_RUN_H
+#include <stddef.h>
+#include <stdio.h>
+
+#include "plan.h"
+
+struct mv_target {
+	int fd;
+	const char *name;   /* for messages */
+	int fresh;          /* a new sparse file: unwritten bytes read as zero */
+	FILE *progress;     /* stage lines, or NULL for --quiet */
+};
+
+/* What this version cannot carry out yet, said before anything is
+ * written: 0, or -1 with the reason in err. */
+int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen);
+
+/* Returns 0, or -1 with err naming the stage, the partition, the member
+ * or file, and the reason. */
+int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, size_t errlen);
+
+#endif

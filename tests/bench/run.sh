@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each side by side with its peer tool.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for b in tests/bench/image.sh; do
+	bash "$b"
+done
