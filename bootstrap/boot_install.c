@@ -146,12 +146,11 @@ static struct mv_fs *open_source_tree(struct mv_boot_env *env, const char *from,
 		return root;
 	}
 	/* A local file or directory (the plan resolved it), or host:/path. */
-	const char *local = from;
-	for (size_t i = 0; i < env->plan->sources.n; i++)
-		if (strcmp(env->plan->sources.v[i].location, from) == 0 && env->plan->sources.v[i].path)
-			local = env->plan->sources.v[i].path;
-	if (strncmp(local, "host:", 5) == 0)
-		local += 5;
+	const char *local = env->source_path(env->ctx, from);
+	if (!local) {
+		fail(err, errlen, "%s: not among the plan's sources", from);
+		return NULL;
+	}
 	struct mv_dir_options o = {0};
 	*opened = mv_dir_open("/", &o, err, errlen);
 	if (!*opened)

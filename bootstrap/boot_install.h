@@ -11,6 +11,8 @@
 struct mv_boot_env {
 	const struct mv_plan *plan;
 	struct mv_fs *(*writer)(void *ctx, const char *partition); /* "root" = the userland's */
+	/* Where a source's verified bytes are (the cache, or the local file). */
+	const char *(*source_path)(void *ctx, const char *location);
 	void *ctx;
 	int fd;              /* the whole target, for raw writes */
 	char version[256];   /* out: the kernel's version, once chosen */

@@ -20,6 +20,9 @@ static const struct mv_command commands[] = {
 	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
 	 "  -q, --quiet        no progress lines\n"
 	 "  --allow-unpinned   accept remote sources without SHA256=\n"
+	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
+	 "  --offline          use the cache only; name any source that is missing\n"
+	 "  --ca-file FILE     trust these CA certificates for https\n"
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes]",

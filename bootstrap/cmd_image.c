@@ -85,7 +85,7 @@ static int64_t source_date_epoch(void)
 	return *end ? 0 : (int64_t)v;
 }
 
-static int build(const struct mv_plan *plan, const char *out, int quiet)
+static int build(const struct mv_plan *plan, const char *out, int quiet, struct mv_fetch_options *fetch)
 {
 	char dir[4096], base[1024], err[2048];
 	snprintf(dir, sizeof(dir), "%s", out);
@@ -105,7 +105,8 @@ static int build(const struct mv_plan *plan, const char *out, int quiet)
 		fprintf(stderr, "microvisor image: %s: %s\n", temp_path, strerror(errno));
 		goto out;
 	}
-	struct mv_target t = {.fd = fd, .name = temp_path, .fresh = 1, .progress = quiet ? NULL : stderr};
+	fetch->quiet = quiet;
+	struct mv_target t = {.fd = fd, .name = temp_path, .fresh = 1, .progress = quiet ? NULL : stderr, .fetch = fetch};
 	if (mv_run(plan, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "microvisor image: %s\n", err);
 		goto out;
@@ -145,11 +146,15 @@ int mv_cmd_image(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"allow-unpinned", no_argument, NULL, 'u'},
+		{"cache-dir", required_argument, NULL, 'c'},
+		{"offline", no_argument, NULL, 'O'},
+		{"ca-file", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = source_date_epoch()};
 	const char *size_text = NULL;
+	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
@@ -158,7 +163,10 @@ int mv_cmd_image(int argc, char **argv)
 		case 's': size_text = optarg; break;
 		case 'S': o.seed = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = 1; break;
+		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
+		case 'c': fetch.cache_dir = optarg; break;
+		case 'O': fetch.offline = 1; break;
+		case 'C': fetch.ca_file = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
@@ -180,7 +188,7 @@ int mv_cmd_image(int argc, char **argv)
 	if (plan && mv_run_supported(plan, err, sizeof(err)) < 0)
 		fprintf(stderr, "microvisor image: %s\n", err);
 	else if (plan)
-		rc = build(plan, o.path, quiet);
+		rc = build(plan, o.path, quiet, &fetch);
 	mv_plan_free(plan);
 	mv_profile_free(p);
 	return rc;

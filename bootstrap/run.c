@@ -21,6 +21,7 @@ struct run {
 	const struct mv_plan *plan;
 	const struct mv_target *t;
 	struct mv_fs **writers;     /* per partition, NULL when none */
+	char **paths;               /* per plan source: where its verified bytes are */
 	uint64_t *inodes;           /* per partition, from the survey */
 	char *err;
 	size_t errlen;
@@ -57,12 +58,6 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
-	for (size_t i = 0; i < plan->sources.n; i++)
-		if (plan->sources.v[i].kind == MV_SRC_HTTP) {
-			snprintf(err, errlen, "downloading %s is not available yet: download it, check its SHA-256, and name the local file in the profile",
-				 plan->sources.v[i].location);
-			return -1;
-		}
 	for (size_t i = 0; i < plan->parts.n; i++) {
 		const struct mv_plan_partition *pp = &plan->parts.v[i];
 		if (pp->size_deferred) {
@@ -87,6 +82,37 @@ static int fail(struct run *r, const char *fmt, ...)
 	return -1;
 }
 
+/* Every source, before anything is written: remote bytes come from the
+ * cache only after their SHA-256 matched (downloaded first if need be),
+ * local files are checked against their pins. */
+static int sources(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	struct mv_fetch_options defaults = {.quiet = r->t->progress == NULL};
+	const struct mv_fetch_options *fo = r->t->fetch ? r->t->fetch : &defaults;
+	for (size_t i = 0; i < plan->sources.n; i++) {
+		const struct mv_plan_source *s = &plan->sources.v[i];
+		char path[4096], why[1024];
+		if (s->kind == MV_SRC_HOST) {
+			snprintf(path, sizeof(path), "%s", s->path);
+		} else if (mv_source_get(fo, s, path, sizeof(path), why, sizeof(why)) < 0) {
+			return fail(r, "%s", why);
+		}
+		if (!(r->paths[i] = strdup(path)))
+			return fail(r, "out of memory");
+	}
+	return 0;
+}
+
+static const char *source_path(void *ctx, const char *location)
+{
+	struct run *r = ctx;
+	for (size_t i = 0; i < r->plan->sources.n; i++)
+		if (strcmp(r->plan->sources.v[i].location, location) == 0)
+			return r->paths[i];
+	return NULL;
+}
+
 static int survey(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
@@ -99,7 +125,7 @@ static int survey(struct run *r)
 			continue;
 		struct mv_unpack_stats st;
 		char why[512];
-		if (mv_unpack_survey(s->path, s->strip, &st, why, sizeof(why)) < 0)
+		if (mv_unpack_survey(r->paths[i], s->strip, &st, why, sizeof(why)) < 0)
 			return fail(r, "survey: %s", why);
 		r->inodes[at] += st.entries;
 	}
@@ -170,7 +196,7 @@ static int userland(struct run *r)
 		struct mv_unpack_options o = {.strip = s->strip, .capacity = plan->parts.v[at].size,
 					      .parent_mtime = plan->opt.timestamp};
 		char why[1024];
-		if (mv_unpack_file(fs, s->path, &o, NULL, why, sizeof(why)) < 0)
+		if (mv_unpack_file(fs, r->paths[i], &o, NULL, why, sizeof(why)) < 0)
 			return fail(r, "userland into %s: %s", plan->userland_into, why);
 	}
 	return 0;
@@ -186,7 +212,8 @@ static int bootloader(struct run *r)
 	if (!r->plan->boot_files.n)
 		return 0;
 	stage(r, MV_STAGE_BOOTLOADER, r->plan->bootloader);
-	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .ctx = r, .fd = r->t->fd};
+	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
+				  .fd = r->t->fd};
 	char why[1024];
 	if (mv_boot_install(&env, why, sizeof(why)) < 0)
 		return fail(r, "boot loader %s: %s", r->plan->bootloader, why);
@@ -270,12 +297,15 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 	size_t n = plan->parts.n ? plan->parts.n : 1;
 	r.writers = calloc(n, sizeof(*r.writers));
 	r.inodes = calloc(n, sizeof(*r.inodes));
+	r.paths = calloc(plan->sources.n + 1, sizeof(*r.paths));
 	int rc = -1;
-	if (!r.writers || !r.inodes) {
+	if (!r.writers || !r.inodes || !r.paths) {
 		fail(&r, "out of memory");
 		goto out;
 	}
 	if (mv_run_supported(plan, err, errlen) < 0)
+		goto out;
+	if (sources(&r) < 0)
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
 	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
@@ -285,6 +315,9 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 out:
 	for (size_t i = 0; r.writers && i < plan->parts.n; i++)
 		mv_fs_destroy(r.writers[i]);
+	for (size_t i = 0; r.paths && i < plan->sources.n; i++)
+		free(r.paths[i]);
+	free(r.paths);
 	free(r.writers);
 	free(r.inodes);
 	return rc;

@@ -8,12 +8,14 @@
 #include <stdio.h>
 
 #include "plan.h"
+#include "source.h"
 
 struct mv_target {
 	int fd;
 	const char *name;   /* for messages */
 	int fresh;          /* a new sparse file: unwritten bytes read as zero */
 	FILE *progress;     /* stage lines, or NULL for --quiet */
+	const struct mv_fetch_options *fetch; /* where sources come from */
 };
 
 /* What this version cannot carry out yet, said before anything is

@@ -3,7 +3,27 @@
 : "${MV:?MV must name the microvisor binary}"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+HTTPD_PIDS=()
+trap 'for p in "${HTTPD_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+
+# start_httpd NAME [httpd options]: a test HTTP server on 127.0.0.1 serving
+# $TMP/www (tests/fixtures/httpd.py); sets PORT; logs to $TMP/NAME.log;
+# stopped when the script exits.
+start_httpd() {
+	local name=$1
+	shift
+	mkdir -p "$TMP/www"
+	python3 "$ROOT/tests/fixtures/httpd.py" --root "$TMP/www" --log "$TMP/$name.log" --max-seconds 90 "$@" \
+		>"$TMP/$name.port" 2>"$TMP/$name.err" &
+	HTTPD_PIDS+=($!)
+	for _ in $(seq 100); do
+		PORT=$(head -n 1 "$TMP/$name.port" 2>/dev/null)
+		[ -n "$PORT" ] && return 0
+		sleep 0.05
+	done
+	echo "not ok - start $name: $(cat "$TMP/$name.err")"
+	exit 1
+}
 
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1: $2"; }

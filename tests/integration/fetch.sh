@@ -9,25 +9,6 @@ cd "$ROOT"
 export MICROVISOR_RETRY_DELAY_MS=10 MICROVISOR_STALL_SECONDS=1
 unset XDG_CACHE_HOME SSL_CERT_FILE
 
-mkdir -p "$TMP/www"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-
-# start_httpd NAME [httpd options]: sets PORT; the server logs to $TMP/NAME.log.
-start_httpd() {
-	local name=$1
-	shift
-	python3 tests/fixtures/httpd.py --root "$TMP/www" --log "$TMP/$name.log" --max-seconds 90 "$@" \
-		>"$TMP/$name.port" 2>"$TMP/$name.err" &
-	PIDS+=($!)
-	for _ in $(seq 100); do
-		PORT=$(head -n 1 "$TMP/$name.port" 2>/dev/null)
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
-	echo "not ok - start $name: $(cat "$TMP/$name.err")"
-	exit 1
-}
 start_httpd httpd
 URL="http://127.0.0.1:$PORT"
 LOG="$TMP/httpd.log"
