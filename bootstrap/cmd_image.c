@@ -184,9 +184,12 @@ int mv_cmd_image(int argc, char **argv)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
 	int rc = MV_EXIT_USAGE;
-	char err[512];
+	char err[1024];
+	fetch.quiet = quiet;
 	if (plan && mv_run_supported(plan, err, sizeof(err)) < 0)
 		fprintf(stderr, "microvisor image: %s\n", err);
+	else if (plan && mv_run_settle(plan, &fetch, &rep, err, sizeof(err)) < 0)
+		rc = MV_EXIT_FAILED, fprintf(stderr, "microvisor image: %s\n", err);
 	else if (plan)
 		rc = build(plan, o.path, quiet, &fetch);
 	mv_plan_free(plan);

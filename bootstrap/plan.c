@@ -162,6 +162,10 @@ static void layout(struct builder *b)
 		lp->kind = part->size.kind == MV_SIZE_GROW ? MV_LSIZE_GROW
 			 : part->size.kind == MV_SIZE_AUTO ? MV_LSIZE_AUTO : MV_LSIZE_FIXED;
 		lp->size = part->size.bytes;
+		if (lp->kind == MV_LSIZE_AUTO && plan->parts.v[i].settled_size) {
+			lp->kind = MV_LSIZE_FIXED; /* decided by the survey */
+			lp->size = plan->parts.v[i].settled_size;
+		}
 	}
 	char err[512];
 	if (mv_layout_compute(&l, err, sizeof(err)) < 0) {
@@ -301,7 +305,7 @@ static void stage_survey(struct builder *b)
 			continue;
 		struct mv_step *s = step(b, MV_STAGE_SURVEY, "size the partition from its content");
 		s->partition = pp->src->name;
-		s->deferred = "a header-only pass over the verified, cached sources: the bytes and inodes that land in this partition, plus 10% and 16 MiB, rounded up to 1 MiB";
+		s->deferred = MV_AUTO_SIZE_RULE;
 	}
 }
 
@@ -694,6 +698,17 @@ out:
 		return NULL;
 	}
 	return plan;
+}
+
+int mv_plan_settle(struct mv_plan *plan, const uint64_t *sizes, struct mv_report *rep)
+{
+	for (size_t i = 0; i < plan->parts.n; i++)
+		if (sizes[i])
+			plan->parts.v[i].settled_size = mv_align_up(sizes[i], MV_DEFAULT_ALIGN);
+	struct builder b = {.plan = plan, .p = plan->profile, .rep = rep};
+	unsigned before = rep->errors;
+	layout(&b);
+	return rep->errors == before ? 0 : -1;
 }
 
 void mv_plan_free(struct mv_plan *plan)

@@ -58,6 +58,7 @@ struct mv_plan_partition {
 	uint64_t attributes;       /* GPT */
 	int bootable;              /* MBR active flag */
 	int grow_fs;
+	uint64_t settled_size;     /* Size=auto, once the survey decided it */
 };
 
 struct mv_plan_source {
@@ -112,6 +113,14 @@ struct mv_plan {
 struct mv_plan *mv_plan_build(const struct mv_profile *p, const struct mv_plan_options *o,
 			      struct mv_report *rep);
 void mv_plan_free(struct mv_plan *plan);
+
+/* Size=auto: the survey's sizes (bytes, per partition; 0 = not automatic)
+ * go into the layout, which is computed again. Returns 0, or -1 after
+ * reporting (say, the disk is now too small). */
+int mv_plan_settle(struct mv_plan *plan, const uint64_t *sizes, struct mv_report *rep);
+#define MV_AUTO_SIZE_RULE \
+	"a header-only pass over the verified sources: the bytes of the files that land in this partition, " \
+	"4 KiB per entry, the journal or allocation tables, plus 10%, at least 64 MiB, rounded up to 1 MiB"
 
 void mv_plan_print_text(const struct mv_plan *plan, FILE *out);
 void mv_plan_print_json(const struct mv_plan *plan, FILE *out);

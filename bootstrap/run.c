@@ -1,9 +1,11 @@
 #include "run.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../images/copy.h"
@@ -33,6 +35,11 @@ static void stage(const struct run *r, enum mv_stage s, const char *what)
 		fprintf(r->t->progress, "microvisor: [%d/%d] %s: %s\n", (int)s + 1, MV_STAGE_COUNT, mv_stage_name(s), what);
 }
 
+static int is_auto(const struct mv_plan_partition *pp)
+{
+	return pp->src->size.kind == MV_SIZE_AUTO;
+}
+
 static int part_index(const struct mv_plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->parts.n; i++)
@@ -60,10 +67,12 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < plan->parts.n; i++) {
 		const struct mv_plan_partition *pp = &plan->parts.v[i];
-		if (pp->size_deferred) {
-			snprintf(err, errlen, "partition %s: Size=auto is not available yet; give it a size", pp->src->name);
-			return -1;
-		}
+		for (size_t j = 0; is_auto(pp) && j < plan->boot_files.n; j++)
+			if (strcmp(plan->boot_files.v[j].partition, pp->src->name) == 0) {
+				snprintf(err, errlen, "partition %s: Size=auto cannot size the boot loader's files (kernels are known only once the root is unpacked): give it a size",
+					 pp->src->name);
+				return -1;
+			}
 		if (pp->fs == MV_FS_UFS) {
 			snprintf(err, errlen, "partition %s: writing UFS2 is not available yet", pp->src->name);
 			return -1;
@@ -84,24 +93,37 @@ static int fail(struct run *r, const char *fmt, ...)
 
 /* Every source, before anything is written: remote bytes come from the
  * cache only after their SHA-256 matched (downloaded first if need be),
- * local files are checked against their pins. */
-static int sources(struct run *r)
+ * local files are checked against their pins. paths[i] is where source i's
+ * verified bytes are. */
+static int resolve_sources(const struct mv_plan *plan, const struct mv_fetch_options *fo, char **paths,
+			   char *err, size_t errlen)
 {
-	const struct mv_plan *plan = r->plan;
-	struct mv_fetch_options defaults = {.quiet = r->t->progress == NULL};
-	const struct mv_fetch_options *fo = r->t->fetch ? r->t->fetch : &defaults;
+	struct mv_fetch_options defaults = {.quiet = 1};
 	for (size_t i = 0; i < plan->sources.n; i++) {
 		const struct mv_plan_source *s = &plan->sources.v[i];
-		char path[4096], why[1024];
-		if (s->kind == MV_SRC_HOST) {
+		char path[4096];
+		if (s->kind == MV_SRC_HOST)
 			snprintf(path, sizeof(path), "%s", s->path);
-		} else if (mv_source_get(fo, s, path, sizeof(path), why, sizeof(why)) < 0) {
-			return fail(r, "%s", why);
+		else if (mv_source_get(fo ? fo : &defaults, s, path, sizeof(path), err, errlen) < 0)
+			return -1;
+		if (!(paths[i] = strdup(path))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
 		}
-		if (!(r->paths[i] = strdup(path)))
-			return fail(r, "out of memory");
 	}
 	return 0;
+}
+
+static void free_paths(const struct mv_plan *plan, char **paths)
+{
+	for (size_t i = 0; paths && i < plan->sources.n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+static int sources(struct run *r)
+{
+	return resolve_sources(r->plan, r->t->fetch, r->paths, r->err, r->errlen);
 }
 
 static const char *source_path(void *ctx, const char *location)
@@ -113,36 +135,122 @@ static const char *source_path(void *ctx, const char *location)
 	return NULL;
 }
 
-static int survey(struct run *r)
+struct content {
+	uint64_t entries;
+	uint64_t bytes;
+};
+
+static struct content *host_content;
+
+static int count_host(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	const struct mv_plan *plan = r->plan;
+	(void)path, (void)flag, (void)ftw;
+	host_content->entries++;
+	if (S_ISREG(st->st_mode))
+		host_content->bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* What each partition receives from the userland's archives (a header-only
+ * pass) and from [Files]: entries and bytes of file data. */
+static int measure(const struct mv_plan *plan, char **paths, struct content *c, char *err, size_t errlen)
+{
+	int into = part_index(plan, plan->userland_into);
 	for (size_t i = 0; i < plan->sources.n; i++) {
 		const struct mv_plan_source *s = &plan->sources.v[i];
-		if (strcmp(s->role, "userland") != 0)
-			continue;
-		int at = part_index(plan, plan->userland_into);
-		if (at < 0 || plan->parts.v[at].fs != MV_FS_EXT4)
+		if (strcmp(s->role, "userland") != 0 || into < 0)
 			continue;
 		struct mv_unpack_stats st;
 		char why[512];
-		if (mv_unpack_survey(r->paths[i], s->strip, &st, why, sizeof(why)) < 0)
-			return fail(r, "survey: %s", why);
-		r->inodes[at] += st.entries;
+		if (mv_unpack_survey(paths[i], s->strip, &st, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "survey: %s", why);
+			return -1;
+		}
+		c[into].entries += st.entries;
+		c[into].bytes += st.data_bytes;
 	}
-	for (size_t i = 0; i < plan->profile->copies.n; i++) {
-		const char *dest = plan->profile->copies.v[i].dest_part;
-		int at = part_index(plan, strcmp(dest, "root") == 0 ? plan->userland_into : dest);
-		if (at >= 0)
-			r->inodes[at] += 64; /* a directory copied in: room for it */
-	}
-	for (size_t i = 0; i < plan->parts.n; i++) {
-		if (plan->parts.v[i].fs != MV_FS_EXT4)
+	const struct mv_profile *p = plan->profile;
+	for (size_t i = 0; i < p->copies.n; i++) {
+		const struct mv_copy *cp = &p->copies.v[i];
+		int at = part_index(plan, strcmp(cp->dest_part, "root") == 0 ? plan->userland_into : cp->dest_part);
+		if (at < 0)
 			continue;
-		uint64_t content = r->inodes[i] + r->inodes[i] / 4 + 1024;
-		uint64_t by_ratio = plan->parts.v[i].size / INODE_RATIO;
-		r->inodes[i] = content > by_ratio ? content : by_ratio;
+		char src[4096];
+		snprintf(src, sizeof(src), "%s%s%s", cp->source[0] == '/' ? "" : cp->base_dir,
+			 cp->source[0] == '/' ? "" : "/", cp->source);
+		/* nftw has no context argument: the one static pointer, set
+		 * only for the duration of this call. */
+		host_content = &c[at];
+		int rc = nftw(src, count_host, 16, FTW_PHYS);
+		host_content = NULL;
+		if (rc != 0) {
+			snprintf(err, errlen, "Copy= at %s:%d: %s: %s", cp->at.file, cp->at.line, src, strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
+}
+
+static uint64_t inodes_for(const struct content *c, uint64_t size)
+{
+	uint64_t content = c->entries + c->entries / 4 + 1024;
+	uint64_t by_ratio = size / INODE_RATIO;
+	return content > by_ratio ? content : by_ratio;
+}
+
+static int survey(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	struct content *c = calloc(plan->parts.n + 1, sizeof(*c));
+	if (!c)
+		return fail(r, "out of memory");
+	int rc = measure(plan, r->paths, c, r->err, r->errlen);
+	for (size_t i = 0; rc == 0 && i < plan->parts.n; i++)
+		if (plan->parts.v[i].fs == MV_FS_EXT4)
+			r->inodes[i] = inodes_for(&c[i], plan->parts.v[i].size);
+	free(c);
+	return rc;
+}
+
+int mv_run_settle(struct mv_plan *plan, const struct mv_fetch_options *fo, struct mv_report *rep,
+		  char *err, size_t errlen)
+{
+	int any = 0;
+	for (size_t i = 0; i < plan->parts.n; i++)
+		any |= is_auto(&plan->parts.v[i]);
+	if (!any)
+		return 0;
+	char **paths = calloc(plan->sources.n + 1, sizeof(*paths));
+	struct content *c = calloc(plan->parts.n + 1, sizeof(*c));
+	uint64_t *sizes = calloc(plan->parts.n + 1, sizeof(*sizes));
+	int rc = -1;
+	if (!paths || !c || !sizes) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (resolve_sources(plan, fo, paths, err, errlen) < 0 || measure(plan, paths, c, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < plan->parts.n; i++) {
+		const struct mv_plan_partition *pp = &plan->parts.v[i];
+		if (!is_auto(pp))
+			continue;
+		/* MV_AUTO_SIZE_RULE: data, 4 KiB per entry, the filesystem's
+		 * own metadata (ext4: a journal of up to 64 MiB and 256 bytes
+		 * per inode; FAT: two tables), 10% to spare, at least 64 MiB. */
+		uint64_t base = c[i].bytes + c[i].entries * 4096;
+		uint64_t meta = pp->fs == MV_FS_EXT4 ? (UINT64_C(64) << 20) + inodes_for(&c[i], base) * 256
+			      : pp->fs == MV_FS_VFAT ? base / 512 * 4 * 2 : 0;
+		uint64_t size = (base + meta) + (base + meta) / 10;
+		sizes[i] = size < (UINT64_C(64) << 20) ? UINT64_C(64) << 20 : size;
+	}
+	rc = mv_plan_settle(plan, sizes, rep);
+	if (rc < 0)
+		snprintf(err, errlen, "the partitions, with the automatic sizes the survey found, do not fit");
+out:
+	free_paths(plan, paths);
+	free(c);
+	free(sizes);
+	return rc;
 }
 
 static int filesystems(struct run *r)
@@ -315,9 +423,7 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 out:
 	for (size_t i = 0; r.writers && i < plan->parts.n; i++)
 		mv_fs_destroy(r.writers[i]);
-	for (size_t i = 0; r.paths && i < plan->sources.n; i++)
-		free(r.paths[i]);
-	free(r.paths);
+	free_paths(plan, r.paths);
 	free(r.writers);
 	free(r.inodes);
 	return rc;

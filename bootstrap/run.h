@@ -22,6 +22,12 @@ struct mv_target {
  * written: 0, or -1 with the reason in err. */
 int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen);
 
+/* Size=auto: survey the sources (resolving them through the cache) and
+ * settle the plan's automatic sizes and layout, before the target is made.
+ * Returns 0 (also when nothing is automatic), or -1 with err. */
+int mv_run_settle(struct mv_plan *plan, const struct mv_fetch_options *fo, struct mv_report *rep,
+		  char *err, size_t errlen);
+
 /* Returns 0, or -1 with err naming the stage, the partition, the member
  * or file, and the reason. */
 int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, size_t errlen);
