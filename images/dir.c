@@ -221,6 +221,21 @@ static int apply_meta(struct dirfs *d, int dirfd, const char *name, const struct
 	return 0;
 }
 
+/* A finished non-directory entry: owner, mode and xattrs, then its times
+ * (last, since changing the rest would not move them, but order keeps it
+ * obvious). */
+static int apply_meta_and_times(struct dirfs *d, int dirfd, const char *name, const struct mv_meta *m, int is_link)
+{
+	int rc = apply_meta(d, dirfd, name, m, is_link);
+	if (rc == 0) {
+		struct timespec t[2];
+		to_times(m, t);
+		if (utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -errno;
+	}
+	return rc;
+}
+
 static int remember_dir_time(struct dirfs *d, uint64_t node, const struct mv_meta *m)
 {
 	for (size_t i = 0; i < d->n_dir_times; i++)
@@ -256,14 +271,12 @@ static int dir_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *m)
 	int fd = open_dir(d, d->nodes[node].parent);
 	if (fd < 0)
 		return fd;
-	rc = apply_meta(d, fd, d->nodes[node].name, m, S_ISLNK(st.st_mode));
-	if (rc == 0 && S_ISDIR(st.st_mode))
-		rc = remember_dir_time(d, node, m);
-	else if (rc == 0) {
-		struct timespec t[2];
-		to_times(m, t);
-		if (utimensat(fd, d->nodes[node].name, t, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = -errno;
+	if (S_ISDIR(st.st_mode)) {
+		rc = apply_meta(d, fd, d->nodes[node].name, m, 0);
+		if (rc == 0)
+			rc = remember_dir_time(d, node, m);
+	} else {
+		rc = apply_meta_and_times(d, fd, d->nodes[node].name, m, S_ISLNK(st.st_mode));
 	}
 	close(fd);
 	return rc;
@@ -412,13 +425,7 @@ static int dir_symlink(struct mv_fs *fs, mv_node dir, const char *name, const ch
 		return fd;
 	int rc = symlinkat(target, fd, name) < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = apply_meta(d, fd, name, m, 1);
-	if (rc == 0) {
-		struct timespec t[2];
-		to_times(m, t);
-		if (utimensat(fd, name, t, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = -errno;
-	}
+		rc = apply_meta_and_times(d, fd, name, m, 1);
 	close(fd);
 	return rc;
 }
@@ -461,13 +468,7 @@ static int dir_mknod(struct mv_fs *fs, mv_node dir, const char *name, const stru
 		return 0;
 	}
 	if (rc == 0)
-		rc = apply_meta(d, fd, name, m, 0);
-	if (rc == 0) {
-		struct timespec t[2];
-		to_times(m, t);
-		if (utimensat(fd, name, t, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = -errno;
-	}
+		rc = apply_meta_and_times(d, fd, name, m, 0);
 	close(fd);
 	return rc;
 }

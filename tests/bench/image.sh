@@ -45,7 +45,10 @@ Size=2G
 Label=root
 [Userland]
 Source=$PWD/$tarball
+[Files]
+Copy=$W/hello.txt esp:/hello.txt
 CONF
+echo "one file on the ESP, for both tools" >"$W/hello.txt"
 sync
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 mv_line=$(measure microvisor "$MV" image -q "$W/bench.conf" -o "$W/mv.img")
@@ -55,6 +58,7 @@ cat >"$W/genimage.cfg" <<'CFG'
 image esp.vfat {
 	vfat { label = "ESP" }
 	size = 256M
+	mountpoint = "/boot/efi"
 }
 image root.ext4 {
 	ext4 { use-mke2fs = true label = "root" }
@@ -71,6 +75,8 @@ cat >"$W/genimage.sh" <<SH
 set -e
 mkdir -p "$W/rootpath" "$W/gi-out" "$W/gi-in"
 tar -xpf "$PWD/$tarball" -C "$W/rootpath"
+mkdir -p "$W/rootpath/boot/efi" # the ESP: one file, as microvisor's
+cp "$W/hello.txt" "$W/rootpath/boot/efi/"
 genimage --config "$W/genimage.cfg" --rootpath "$W/rootpath" --tmppath "$W/gi-tmp" --inputpath "$W/gi-in" --outputpath "$W/gi-out"
 sync -f "$W/gi-out/disk.img"
 SH

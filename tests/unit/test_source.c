@@ -16,21 +16,11 @@
 #include "../../bootstrap/cache.h"
 #include "../../bootstrap/source.h"
 #include "check_main.h"
+#include "shell.h"
 
 extern char **environ;
 
 static char work[64];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
 
 static void setup(void)
 {
@@ -40,7 +30,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	run("rm -rf %s", work);
+	mv_sh("rm -rf %s", work);
 }
 
 /* ---- the cache's layout ---- */
@@ -98,7 +88,7 @@ START_TEST(cache_prepare_makes_the_tree)
 	ck_assert(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	snprintf(p, sizeof(p), "%s/partial", cache);
 	ck_assert(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
-	run("touch %s/file", work);
+	mv_sh("touch %s/file", work);
 	snprintf(cache, sizeof(cache), "%s/file/cache", work);
 	ck_assert_int_eq(mv_cache_prepare(cache, err, sizeof(err)), -1);
 }
@@ -146,7 +136,7 @@ START_TEST(ca_bundle_override_and_environment)
 	char buf[256], ca[128];
 	snprintf(ca, sizeof(ca), "%s/ca.pem", work);
 	ck_assert_ptr_null(mv_ca_bundle(ca, buf, sizeof(buf))); /* --ca-file that is not there */
-	run("echo cert > %s", ca);
+	mv_sh("echo cert > %s", ca);
 	ck_assert_str_eq(mv_ca_bundle(ca, buf, sizeof(buf)), ca);
 	setenv("SSL_CERT_FILE", ca, 1);
 	ck_assert_str_eq(mv_ca_bundle(NULL, buf, sizeof(buf)), ca);
@@ -190,7 +180,7 @@ START_TEST(local_sources_are_verified_in_place)
 	struct mv_fetch_options o = {.quiet = 1};
 	struct mv_fetch_result res;
 	snprintf(file, sizeof(file), "%s/f", work);
-	run("echo hello > %s", file);
+	mv_sh("echo hello > %s", file);
 
 	struct mv_plan_source s = local(file, good);
 	ck_assert_msg(mv_source_fetch(&o, &s, &res, path, sizeof(path), err, sizeof(err)) == 0, "%s", err);
@@ -231,7 +221,7 @@ START_TEST(remote_sources_need_a_pin_and_a_cache_offline)
 	ck_assert_msg(strstr(err, "nix source http://127.0.0.1:9/x") && strstr(err, pin) && strstr(err, "--offline"),
 		      "%s", err);
 	/* An entry in the cache is found without any network. */
-	run("mkdir -p %s/sha256 && echo hello > %s/sha256/%s", cache, cache, pin);
+	mv_sh("mkdir -p %s/sha256 && echo hello > %s/sha256/%s", cache, cache, pin);
 	ck_assert_msg(mv_source_get(&o, &s, path, sizeof(path), err, sizeof(err)) == 0, "%s", err);
 	ck_assert(strstr(path, pin));
 }
@@ -269,7 +259,7 @@ static void httpd_stop(void)
 {
 	kill(httpd_pid, SIGTERM);
 	waitpid(httpd_pid, NULL, 0);
-	run("rm -rf %s %s.log", www, www);
+	mv_sh("rm -rf %s %s.log", www, www);
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
@@ -296,7 +286,7 @@ static void serve(const char *name, size_t size, char hex[65])
 	char err[256];
 	char file[128];
 	snprintf(file, sizeof(file), "%s/%s", www, name);
-	run("head -c %zu /dev/urandom > %s", size, file);
+	mv_sh("head -c %zu /dev/urandom > %s", size, file);
 	ck_assert_msg(mv_sha256_file(file, hex, err, sizeof(err)) == 0, "%s", err);
 }
 

@@ -13,35 +13,25 @@
 #include "../../bootstrap/unpack.h"
 #include "../../images/dir.h"
 #include "check_main.h"
+#include "shell.h"
 
 static char work[64];
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
 
 static void setup(void)
 {
 	snprintf(work, sizeof(work), "/tmp/mv-unpack-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(work));
-	run("mkdir -p %s/target %s/outside %s/src && echo keep > %s/outside/marker", work, work, work, work);
+	mv_sh("mkdir -p %s/target %s/outside %s/src && echo keep > %s/outside/marker", work, work, work, work);
 }
 
 static void teardown(void)
 {
-	run("rm -rf %s", work);
+	mv_sh("rm -rf %s", work);
 }
 
 static int unpack(const char *kind, char *err, size_t errlen, uint64_t capacity)
 {
-	run("python3 tests/fixtures/mktar.py %s %s/src/%s.tar", kind, work, kind);
+	mv_sh("python3 tests/fixtures/mktar.py %s %s/src/%s.tar", kind, work, kind);
 	char target[128], archive[128];
 	snprintf(target, sizeof(target), "%s/target", work);
 	snprintf(archive, sizeof(archive), "%s/src/%s.tar", work, kind);
@@ -65,28 +55,28 @@ static void assert_contained(void)
 	ck_assert_ptr_nonnull(fgets(got, sizeof(got), p));
 	pclose(p);
 	ck_assert_str_eq(got, ". ./outside ./outside/marker ");
-	run("grep -qx keep %s/outside/marker", work);
-	run("test ! -e /tmp/escaped && test ! -e /OUTSIDE");
+	mv_sh("grep -qx keep %s/outside/marker", work);
+	mv_sh("test ! -e /tmp/escaped && test ! -e /OUTSIDE");
 }
 
 START_TEST(tree_matches_gnu_tar)
 {
 	char err[1024];
 	ck_assert_msg(unpack("tree", err, sizeof(err), 0) == 0, "%s", err);
-	run("mkdir %s/bytar && tar --xattrs --xattrs-include='*' %s -xpf %s/src/tree.tar -C %s/bytar",
+	mv_sh("mkdir %s/bytar && tar --xattrs --xattrs-include='*' %s -xpf %s/src/tree.tar -C %s/bytar",
 	    work, geteuid() == 0 ? "--same-owner" : "--no-same-owner", work, work);
-	run("test -d %s/bytar/usr", work);
+	mv_sh("test -d %s/bytar/usr", work);
 	/* Type, mode, owner, size, mtime, link target: every path alike. */
 	const char *list = "find . -mindepth 1 -printf '%%p %%y %%m %%U %%G %%s %%T@ %%l %%n\\n' | grep -v '^./dev/null' | sort";
-	run("cd %s/target && %s > ../mine.txt && cd ../bytar && %s > ../tar.txt", work, list, list);
-	run("diff -u %s/tar.txt %s/mine.txt >&2", work, work);
-	run("diff -r --no-dereference --exclude=dev %s/bytar %s/target >&2", work, work);
+	mv_sh("cd %s/target && %s > ../mine.txt && cd ../bytar && %s > ../tar.txt", work, list, list);
+	mv_sh("diff -u %s/tar.txt %s/mine.txt >&2", work, work);
+	mv_sh("diff -r --no-dereference --exclude=dev %s/bytar %s/target >&2", work, work);
 	/* Through the usr-merge link, the last duplicate wins, xattrs kept. */
-	run("test -f %s/target/usr/lib/libc.so.6 && test -L %s/target/lib", work, work);
-	run("grep -qx second %s/target/etc/replaced", work);
-	run("test \"$(getfattr --only-values -n user.comment %s/target/caps 2>/dev/null || python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], \"user.comment\").decode())' %s/target/caps)\" = hello",
+	mv_sh("test -f %s/target/usr/lib/libc.so.6 && test -L %s/target/lib", work, work);
+	mv_sh("grep -qx second %s/target/etc/replaced", work);
+	mv_sh("test \"$(getfattr --only-values -n user.comment %s/target/caps 2>/dev/null || python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], \"user.comment\").decode())' %s/target/caps)\" = hello",
 	    work, work);
-	run("test $(stat -c %%h %s/target/etc/epoch0) = 2", work);
+	mv_sh("test $(stat -c %%h %s/target/etc/epoch0) = 2", work);
 }
 END_TEST
 
@@ -103,7 +93,7 @@ START_TEST(absolute_paths_land_inside)
 {
 	char err[1024];
 	ck_assert_msg(unpack("hostile-abs", err, sizeof(err), 0) == 0, "%s", err);
-	run("grep -qx contained %s/target/abs/file", work);
+	mv_sh("grep -qx contained %s/target/abs/file", work);
 	assert_contained();
 }
 END_TEST
@@ -121,7 +111,7 @@ START_TEST(an_absolute_symlink_resolves_inside)
 {
 	char err[1024];
 	ck_assert_msg(unpack("hostile-symlink-abs", err, sizeof(err), 0) == 0, "%s", err);
-	run("grep -qx contained %s/target/OUTSIDE/passwd && test -L %s/target/etc", work, work);
+	mv_sh("grep -qx contained %s/target/OUTSIDE/passwd && test -L %s/target/etc", work, work);
 	assert_contained();
 }
 END_TEST
@@ -160,7 +150,7 @@ START_TEST(a_sparse_terabyte_is_refused_or_written_sparse)
 {
 	char err[1024];
 	/* GNU tar writes the sparse map: 1 TiB apparent, 8 KiB of data. */
-	run("cd %s && truncate -s 1T huge && printf data | dd of=huge bs=1 seek=4096 conv=notrunc status=none"
+	mv_sh("cd %s && truncate -s 1T huge && printf data | dd of=huge bs=1 seek=4096 conv=notrunc status=none"
 	    " && printf tail | dd of=huge bs=1 seek=$((1024*1024*1024*1024-4)) conv=notrunc status=none"
 	    " && tar --sparse -cf src/sparse.tar huge && rm huge", work);
 	char target[128], archive[128];
@@ -171,15 +161,15 @@ START_TEST(a_sparse_terabyte_is_refused_or_written_sparse)
 	struct mv_unpack_options small = {.capacity = 1024};
 	ck_assert_int_lt(mv_unpack_file(fs, archive, &small, NULL, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "more than the 1024 bytes the target holds"), "%s", err);
-	run("test ! -e %s/target/huge", work);
+	mv_sh("test ! -e %s/target/huge", work);
 	struct mv_unpack_options roomy = {.capacity = 1 << 30};
 	struct mv_unpack_stats st = {0};
 	ck_assert_msg(mv_unpack_file(fs, archive, &roomy, &st, err, sizeof(err)) == 0, "%s", err);
 	mv_fs_finish(fs);
 	mv_fs_destroy(fs);
-	run("test $(stat -c %%s %s/target/huge) = 1099511627776", work);
-	run("test $(stat -c %%b %s/target/huge) -lt 1024", work); /* blocks: sparse */
-	run("test \"$(dd if=%s/target/huge bs=1 skip=4096 count=4 status=none)\" = data", work);
+	mv_sh("test $(stat -c %%s %s/target/huge) = 1099511627776", work);
+	mv_sh("test $(stat -c %%b %s/target/huge) -lt 1024", work); /* blocks: sparse */
+	mv_sh("test \"$(dd if=%s/target/huge bs=1 skip=4096 count=4 status=none)\" = data", work);
 	ck_assert_uint_lt(st.data_bytes, 65536);
 }
 END_TEST
