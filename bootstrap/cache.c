@@ -8,8 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
-
+#include "hash.h"
 #include "seed.h"
 
 int mv_cache_dir(const char *dir, char *out, size_t len, char *err, size_t errlen)
@@ -118,21 +117,19 @@ int mv_sha256_fd(int fd, char hex[65])
 	unsigned char *buf = malloc(block);
 	if (!buf)
 		return -1;
-	mbedtls_sha256_context sha;
-	mbedtls_sha256_init(&sha);
-	mbedtls_sha256_starts_ret(&sha, 0);
+	struct mv_hash sha;
+	mv_hash_init(&sha);
 	ssize_t got;
 	while ((got = read(fd, buf, block)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			break;
-		mbedtls_sha256_update_ret(&sha, buf, (size_t)got);
+		mv_hash_update(&sha, buf, (size_t)got);
 	}
 	int saved = errno;
 	uint8_t d[32];
-	mbedtls_sha256_finish_ret(&sha, d);
-	mbedtls_sha256_free(&sha);
+	mv_hash_final(&sha, d);
 	free(buf);
 	if (got < 0) {
 		errno = saved;

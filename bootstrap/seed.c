@@ -1,16 +1,18 @@
 #include "seed.h"
 
+#include "hash.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include <mbedtls/md.h>
-#include <mbedtls/sha256.h>
 
 void mv_sha256(const void *data, size_t len, uint8_t out[32])
 {
-	/* mbedtls_sha256_ret: the non-deprecated name in mbedTLS 2.28, which is
-	 * what both Debian 12 and the static build ship. */
-	mbedtls_sha256_ret(data, len, out, 0);
+	struct mv_hash h;
+	mv_hash_init(&h);
+	mv_hash_update(&h, data, len);
+	mv_hash_final(&h, out);
 }
 
 void mv_hex(const uint8_t *bytes, size_t n, char *out)

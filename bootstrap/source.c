@@ -16,6 +16,7 @@
 #include <mbedtls/sha256.h>
 
 #include "cache.h"
+#include "hash.h"
 #include "seed.h"
 #include "units.h"
 
@@ -319,7 +320,7 @@ struct download {
 	struct progress prog;
 	char partial[PATH_MAX];
 	int fd;
-	mbedtls_sha256_context sha; /* over the partial file's bytes [0, pos) */
+	struct mv_hash sha;          /* over the partial file's bytes [0, pos) */
 	uint64_t pos;
 	int resumed;               /* some bytes came from an earlier transfer */
 
@@ -352,20 +353,15 @@ static void why_add(struct download *d, const char *fmt, ...)
 
 static void hash_reset(struct download *d)
 {
-	mbedtls_sha256_free(&d->sha);
-	mbedtls_sha256_init(&d->sha);
-	mbedtls_sha256_starts_ret(&d->sha, 0);
+	mv_hash_init(&d->sha);
 }
 
 /* The hash of the bytes so far, leaving the running hash untouched. */
 static void hash_current(struct download *d, char hex[65])
 {
-	mbedtls_sha256_context c;
+	struct mv_hash c = d->sha; /* plain data: a copy is a clone */
 	uint8_t digest[32];
-	mbedtls_sha256_init(&c);
-	mbedtls_sha256_clone(&c, &d->sha);
-	mbedtls_sha256_finish_ret(&c, digest);
-	mbedtls_sha256_free(&c);
+	mv_hash_final(&c, digest);
 	mv_hex(digest, sizeof(digest), hex);
 }
 
@@ -396,7 +392,7 @@ static int partial_hash_existing(struct download *d)
 			continue;
 		if (got < 0)
 			return -1;
-		mbedtls_sha256_update_ret(&d->sha, buf, (size_t)got);
+		mv_hash_update(&d->sha, buf, (size_t)got);
 		d->pos += (uint64_t)got;
 	}
 	d->resumed = d->pos > 0;
@@ -521,7 +517,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		d->local_errno = errno;
 		return 0;
 	}
-	mbedtls_sha256_update_ret(&d->sha, (const unsigned char *)data, len);
+	mv_hash_update(&d->sha, (const unsigned char *)data, len);
 	d->pos += len;
 	return len;
 }
@@ -718,7 +714,7 @@ static int download(const struct mv_fetch_options *o, const struct mv_plan_sourc
 	d.prog.out = o->progress ? o->progress : o->quiet ? NULL : stderr;
 	d.prog.tty = d.prog.out && isatty(fileno(d.prog.out));
 	d.prog.label = src->role;
-	mbedtls_sha256_init(&d.sha);
+	mv_hash_init(&d.sha);
 	if (!d.pin)
 		mv_cache_url_key(src->location, key);
 	if (mv_cache_partial(cache, d.pin ? d.pin : key, d.partial, sizeof(d.partial)) < 0) {
@@ -738,7 +734,6 @@ static int download(const struct mv_fetch_options *o, const struct mv_plan_sourc
 	}
 	if (partial_open_locked(&d) < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", d.partial, strerror(errno));
-		mbedtls_sha256_free(&d.sha);
 		return -1;
 	}
 
@@ -778,7 +773,6 @@ out:
 	if ((rc < 0 && fstat(d.fd, &st) == 0 && st.st_size == 0) || (rc == 0 && res->how == MV_FETCHED_CACHED))
 		unlink(d.partial);
 	close(d.fd);
-	mbedtls_sha256_free(&d.sha);
 	return rc;
 }
 

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
 
+#include "../bootstrap/hash.h"
 #include "../bootstrap/seed.h"
 
 #define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
@@ -18,9 +18,8 @@ static int hash_range(int fd, uint64_t from, uint64_t to, char hex[65])
 	unsigned char *buf = malloc(chunk), digest[32];
 	if (!buf)
 		return -ENOMEM;
-	mbedtls_sha256_context c;
-	mbedtls_sha256_init(&c);
-	mbedtls_sha256_starts_ret(&c, 0);
+	struct mv_hash c;
+	mv_hash_init(&c);
 	int rc = 0;
 	while (from < to) {
 		size_t want = to - from < chunk ? (size_t)(to - from) : chunk;
@@ -29,11 +28,10 @@ static int hash_range(int fd, uint64_t from, uint64_t to, char hex[65])
 			rc = n < 0 ? -errno : -EIO;
 			break;
 		}
-		mbedtls_sha256_update_ret(&c, buf, (size_t)n);
+		mv_hash_update(&c, buf, (size_t)n);
 		from += (uint64_t)n;
 	}
-	mbedtls_sha256_finish_ret(&c, digest);
-	mbedtls_sha256_free(&c);
+	mv_hash_final(&c, digest);
 	free(buf);
 	mv_hex(digest, sizeof(digest), hex);
 	return rc;
