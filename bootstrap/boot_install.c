@@ -156,7 +156,13 @@ static struct mv_fs *open_source_tree(struct mv_boot_env *env, const char *from,
 	*opened = mv_dir_open("/", &o, err, errlen);
 	if (!*opened)
 		return NULL;
-	snprintf(path, len, "%s", local);
+	/* The plan gives a profile-relative source relative to the working
+	 * directory ("profiles/../obj/..."), but this tree's root is "/": make
+	 * it absolute, or a directory source (Firmware=, DeviceTree=) is
+	 * looked up under "/" and never found. */
+	char *real = local[0] != '/' ? realpath(local, NULL) : NULL;
+	snprintf(path, len, "%s", real ? real : local);
+	free(real);
 	return *opened;
 }
 
