@@ -81,7 +81,12 @@ want=$(sed -n 's/.*root=PARTUUID=\([^ ]*\).*/\1/p' /proc/cmdline | tr A-F a-f)
 # GPT stores the first three fields of a GUID little-endian.
 # (sed has nine groups: the last two fields travel as one, dash removed.)
 gpt=$(echo "$want" | sed -n 's/^\(..\)\(..\)\(..\)\(..\)-\(..\)\(..\)-\(..\)\(..\)-\(....-............\)$/\4\3\2\1\6\5\8\7\9/p' | tr -d -)
+# Returns 1 while nothing matches yet, 2 when an MBR disk with the wanted
+# signature is present but has no such partition: the kernel creates all of
+# a disk's partitions at once, so none will appear later and waiting (20 s
+# and more under emulation) only delays the failure.
 find_root() {
+	rc=1
 	for sys in /sys/class/block/*; do
 		[ -e "$sys/partition" ] || continue
 		n=$(cat "$sys/partition")
@@ -93,12 +98,14 @@ find_root() {
 		else
 			sig=$(hexdump -v -s 440 -n 4 -e '1/4 "%08x"' $disk)
 			[ "$sig-$(printf %02d $n)" = "$want" ] && echo /dev/$(basename $sys) && return 0
+			[ "$sig" = "${want%-*}" ] && rc=2
 		fi
 	done
-	return 1
+	return $rc
 }
 for i in $(seq 1 100 2>/dev/null || echo 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20); do
 	dev=$(find_root) && break
+	[ $? -eq 2 ] && break
 	sleep 0.2
 done
 if [ -z "$dev" ]; then
