@@ -155,7 +155,13 @@ static struct mv_fs *open_source_tree(struct mv_boot_env *env, const char *from,
 	*opened = mv_dir_open("/", &o, err, errlen);
 	if (!*opened)
 		return NULL;
-	snprintf(path, len, "%s", local);
+	/* The plan gives a profile-relative source relative to the working
+	 * directory ("profiles/../obj/..."), but this tree's root is "/": make
+	 * it absolute, or a directory source (Firmware=, DeviceTree=) is
+	 * looked up under "/" and never found. */
+	char *real = local[0] != '/' ? realpath(local, NULL) : NULL;
+	snprintf(path, len, "%s", real ? real : local);
+	free(real);
 	return *opened;
 }
 
@@ -327,9 +333,16 @@ static int install_one(struct mv_boot_env *env, const struct mv_boot_file *bf, c
 		if (is_archive(src, src_path)) {
 			rc = copy_from_archive(src_path, bf->member, dst, path, &m, why, sizeof(why));
 		} else {
-			snprintf(member_path, sizeof(member_path), "%s/%.200s", src_path, bf->member);
+			/* As in an archive: the member at the top, or under boot/
+			 * (a checkout of raspberrypi/firmware), or where Debian's
+			 * raspi-firmware keeps it (its .deb extracted with dpkg-deb -x). */
+			static const char *const under[] = {"", "boot/", "usr/lib/raspi-firmware/"};
 			struct mv_stat st;
-			rc = mv_fs_stat(src, member_path, MV_FS_FOLLOW, &st);
+			for (size_t u = 0; u < sizeof(under) / sizeof(under[0]); u++) {
+				snprintf(member_path, sizeof(member_path), "%s/%s%.200s", src_path, under[u], bf->member);
+				if ((rc = mv_fs_stat(src, member_path, MV_FS_FOLLOW, &st)) != -ENOENT)
+					break;
+			}
 			if (rc == 0 && (rc = mv_fs_mkparents(dst, path, plan->opt.timestamp)) == 0)
 				rc = mv_copy(src, member_path, dst, path, &o);
 			if (rc < 0 && rc != -ENOENT)

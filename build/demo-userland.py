@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Pack the demo userland from extracted Debian packages (build/demo-assets.sh).
 
-demo-userland.py EXTRACTED KVER OUT.tar.gz
+demo-userland.py EXTRACTED KVER OUT.tar.gz [amd64|arm64]
+
+amd64 (the default) is profiles/demo.conf's PC; arm64 serves both the
+Raspberry Pi (profiles/demo-rpi.conf) and an arm64 UEFI machine
+(profiles/demo-aarch64.conf), so it carries the Pi's SD card drivers and
+watchdog, virtio for QEMU's virt machine, the Broadcom device trees where
+the Pi loader looks for them, and systemd-bootaa64.efi.
 
 The initramfs loads the storage and ext4 modules (dependencies read from
 each module's .modinfo, since the package ships no modules.dep), finds the
@@ -13,10 +19,21 @@ by root with fixed times, so the same packages give the same bytes.
 import gzip, io, os, stat, sys, tarfile
 
 src, kver, out = sys.argv[1], sys.argv[2], sys.argv[3]
+arch = sys.argv[4] if len(sys.argv) > 4 else "amd64"
 MTIME = 1700000000
 MODDIR = f"lib/modules/{kver}"
-WANT = ["ext4", "virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "ata_piix",
-        "crc32c_generic", "efivarfs", "nls_ascii", "vfat"]
+COMMON = ["ext4", "crc32c_generic", "efivarfs", "nls_ascii", "vfat"]
+WANT = {
+    "amd64": ["virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "ata_piix"] + COMMON,
+    # Debian's arm64 kernel builds the MMC core, mmc_block and the Pi's
+    # clocks, mailbox and DMA in, but not the SD host drivers: the Pi 3's
+    # Arasan SDHCI (sdhci-iproc) and its SDHOST (bcm2835). bcm2835_wdt is
+    # the Pi's power-off (poweroff -f ends QEMU's raspi3b through it);
+    # virtio over MMIO and PCI is QEMU's virt machine.
+    "arm64": ["sdhci_iproc", "bcm2835", "bcm2835_wdt", "virtio_mmio", "virtio_pci", "virtio_blk"] + COMMON,
+}[arch]
+EFI = {"amd64": "systemd-bootx64.efi", "arm64": "systemd-bootaa64.efi"}[arch]
+DTB_DIR = f"usr/lib/linux-image-{kver}/broadcom"
 APPLETS = ["sh", "mount", "umount", "switch_root", "sleep", "cat", "echo", "ls", "insmod", "hexdump",
            "dd", "sed", "poweroff", "reboot", "init", "mkdir", "grep", "tr", "readlink", "basename", "uname",
            "hostname", "head", "sync", "mdev", "od"]
@@ -64,7 +81,12 @@ want=$(sed -n 's/.*root=PARTUUID=\([^ ]*\).*/\1/p' /proc/cmdline | tr A-F a-f)
 # GPT stores the first three fields of a GUID little-endian.
 # (sed has nine groups: the last two fields travel as one, dash removed.)
 gpt=$(echo "$want" | sed -n 's/^\(..\)\(..\)\(..\)\(..\)-\(..\)\(..\)-\(..\)\(..\)-\(....-............\)$/\4\3\2\1\6\5\8\7\9/p' | tr -d -)
+# Returns 1 while nothing matches yet, 2 when an MBR disk with the wanted
+# signature is present but has no such partition: the kernel creates all of
+# a disk's partitions at once, so none will appear later and waiting (20 s
+# and more under emulation) only delays the failure.
 find_root() {
+	rc=1
 	for sys in /sys/class/block/*; do
 		[ -e "$sys/partition" ] || continue
 		n=$(cat "$sys/partition")
@@ -76,12 +98,14 @@ find_root() {
 		else
 			sig=$(hexdump -v -s 440 -n 4 -e '1/4 "%08x"' $disk)
 			[ "$sig-$(printf %02d $n)" = "$want" ] && echo /dev/$(basename $sys) && return 0
+			[ "$sig" = "${want%-*}" ] && rc=2
 		fi
 	done
-	return 1
+	return $rc
 }
 for i in $(seq 1 100 2>/dev/null || echo 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20); do
 	dev=$(find_root) && break
+	[ $? -eq 2 ] && break
 	sleep 0.2
 done
 if [ -z "$dev" ]; then
@@ -155,8 +179,15 @@ def userland(index, order):
         add(name, tarfile.REGTYPE, 0o755 if "/init.d/" in name else 0o644, text.encode())
     add(f"boot/vmlinuz-{kver}", tarfile.REGTYPE, 0o644, open(os.path.join(src, f"boot/vmlinuz-{kver}"), "rb").read())
     add(f"boot/initrd.img-{kver}", tarfile.REGTYPE, 0o644, initramfs(index, order))
-    efi = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+    efi = f"usr/lib/systemd/boot/efi/{EFI}"
     add(efi, tarfile.REGTYPE, 0o644, open(os.path.join(src, efi), "rb").read())
+    if arch == "arm64":
+        # Where the Pi loader's default DeviceTree= looks (Debian's layout).
+        parts = DTB_DIR.split("/")
+        for i in range(3, len(parts) + 1):  # usr/lib exists already
+            add("/".join(parts[:i]), tarfile.DIRTYPE, 0o755)
+        for dtb in sorted(os.listdir(os.path.join(src, DTB_DIR))):
+            add(f"{DTB_DIR}/{dtb}", tarfile.REGTYPE, 0o644, open(os.path.join(src, DTB_DIR, dtb), "rb").read())
     tf.close()
     gz.close()
     raw.close()
@@ -165,5 +196,5 @@ index = module_index()
 order = closure(index)
 missing = [w for w in WANT if w not in order and w.replace("-", "_") not in index]
 userland(index, order)
-print(f"demo userland: kernel {kver}, {len(order)} modules, busybox, systemd-boot -> {out}"
+print(f"demo userland ({arch}): kernel {kver}, {len(order)} modules, busybox, systemd-boot -> {out}"
       + (f" (not modules, built in: {', '.join(missing)})" if missing else ""))

@@ -15,6 +15,7 @@ build_pkgs=(
 test_pkgs=(
   python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar
   qemu-system-x86 ovmf bmap-tools
+  qemu-system-arm qemu-efi-aarch64
 )
 
 # Benchmarks: the peer tools measured side by side.
@@ -59,16 +60,26 @@ SRC
   added_source=1
 fi
 
+# The arm64 demo assets (build/demo-assets.sh OUT arm64: Debian's arm64
+# kernel, busybox-static:arm64, systemd-boot-efi:arm64) are downloaded with
+# apt-get download, which needs apt to know the architecture. Nothing arm64
+# is installed.
+added_arch=0
+if [ -n "${1:-}" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $sudo_ dpkg --add-architecture arm64
+  added_arch=1
+fi
+
 missing=()
 for p in "${want[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = installed ] || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ] && [ $added_source -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ $added_source -eq 0 ] && [ $added_arch -eq 0 ]; then
   exit 0
 fi
-echo "deps: installing ${missing[*]:-nothing (apt sources added)}" >&2
+echo "deps: installing ${missing[*]:-nothing (apt sources or the arm64 architecture added)}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo_ apt-get update -qq
 if [ ${#missing[@]} -gt 0 ]; then
