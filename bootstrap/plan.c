@@ -121,6 +121,13 @@ static void resolve_partitions(struct builder *b)
 		pp->grow_fs = part->grow_fs.v == 1;
 		if (pp->grow_fs && plan->table == MV_TABLE_MBR && pp->type.role != MV_ROLE_ROOT)
 			mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: on MBR only the root partition (Type=linux) grows on first boot");
+		else if (pp->grow_fs && plan->table == MV_TABLE_MBR)
+			/* GPT has the flag systemd-repart reads; MBR has none, and
+			 * each userland grows its root its own way (Raspberry Pi OS's
+			 * firstboot init, cloud-init's growpart). */
+			*MV_PUSH(&plan->arena, plan->warnings) = mv_printf(&plan->arena,
+				"partition %s: GrowFileSystem=yes on MBR is not carried out yet: the root keeps its size unless the userland grows it (Raspberry Pi OS's firstboot, cloud-init's growpart)",
+				part->name);
 		if (pp->grow_fs && plan->table == MV_TABLE_GPT) {
 			if (!pp->type.growfs_allowed)
 				mv_error(b->rep, part->grow_fs.at, "GrowFileSystem=yes: the Discoverable Partitions Specification defines the grow flag only for root, usr, home, srv, var, tmp and xbootldr, not for %s",

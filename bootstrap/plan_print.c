@@ -76,7 +76,8 @@ void mv_plan_print_text(const struct mv_plan *plan, FILE *out)
 			if (pp->attributes)
 				fprintf(out, ", attributes 0x%016llx", (unsigned long long)pp->attributes);
 			if (pp->grow_fs)
-				fprintf(out, ", grows on first boot");
+				fprintf(out, plan->table == MV_TABLE_GPT ? ", grows on first boot"
+									 : ", asked to grow (see the warning below)");
 			if (pp->bootable)
 				fprintf(out, ", active");
 			if (pp->src->mount.v)

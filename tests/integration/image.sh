@@ -11,7 +11,13 @@ export MTOOLS_SKIP_CHECK=1
 # The userland: the generated tree (every entry type) plus busybox.
 python3 tests/fixtures/mktar.py tree "$U/tree.tar"
 mkdir -p "$TMP/bb/bin" && cp /bin/busybox "$TMP/bb/bin/busybox"
+truncate -s 64M "$TMP/bb/sparse"
+printf data | dd of="$TMP/bb/sparse" bs=1 seek=4096 conv=notrunc status=none
+printf tail | dd of="$TMP/bb/sparse" bs=1 seek=$((64 * 1048576 - 4)) conv=notrunc status=none
+touch -d @1700000000 "$TMP/bb/sparse"
 tar --owner=0 --group=0 -C "$TMP/bb" -rf "$U/tree.tar" bin/busybox
+# Its own archive: appended to a PAX one, GNU tar would store it dense.
+tar --owner=0 --group=0 --sparse -C "$TMP/bb" -cf "$U/sparse.tar" sparse
 gzip -9n "$U/tree.tar"
 mkdir -p "$U/files" && printf 'hello from the host\n' >"$U/files/hello.txt"
 cat >"$U/disk.conf" <<'CONF'
@@ -41,6 +47,7 @@ GrowFileSystem=yes
 
 [Userland]
 Source=tree.tar.gz
+Source=sparse.tar
 
 [Files]
 Copy=files/hello.txt esp:/notes/hello.txt 0644
@@ -89,7 +96,7 @@ e2fsck -fn "$img?offset=$root" >"$TMP/e2fsck" 2>&1 && ok "e2fsck -fn: the root i
 R="$img?offset=$root"
 mkdir -p "$TMP/dump"
 debugfs -R "rdump / $TMP/dump" "$R" >/dev/null 2>&1
-python3 tests/fixtures/compare_tree.py "$U/tree.tar.gz" "$TMP/dump" lost+found etc/motd >"$TMP/cmp" 2>&1 \
+python3 tests/fixtures/compare_tree.py "$U/tree.tar.gz" "$TMP/dump" lost+found etc/motd sparse >"$TMP/cmp" 2>&1 \
 	&& ok "debugfs rdump matches the tarball: types, owners, modes, sizes, contents, mtimes, links" \
 	|| not_ok "debugfs rdump matches the tarball" "$(head -20 "$TMP/cmp")"
 S=$(debugfs -R "stat /etc/epoch1" "$R" 2>/dev/null); expect_match "mtime 1 is kept" "$S" 'mtime: 0x00000001'
@@ -98,6 +105,9 @@ expect_match "hard links share an inode" "$S" 'Links: 2'
 S=$(debugfs -R "stat /dev/null" "$R" 2>/dev/null); expect_match "device nodes" "$S" 'Type: character special'
 expect_match "device numbers" "$S" 'major/minor number: 01:03'
 S=$(debugfs -R "stat /bin/su" "$R" 2>/dev/null); expect_match "setuid is kept" "$S" 'Mode:  04755'
+S=$(debugfs -R "stat /sparse" "$R" 2>/dev/null); expect_match "a sparse file keeps its size" "$S" 'Size: 67108864'
+expect_match "and its holes (2 blocks of data, not 16384)" "$S" 'Blockcount: (16|24)$'
+cmp -s "$TMP/dump/sparse" "$TMP/bb/sparse" && ok "the sparse file's bytes" || not_ok "the sparse file's bytes" "differ"
 S=$(debugfs -R "stat /lib" "$R" 2>/dev/null); expect_match "a symlink keeps its mtime" "$S" 'mtime: 0x6553f100'
 S=$(debugfs -R "stat /tmp" "$R" 2>/dev/null); expect_match "the sticky bit is kept" "$S" 'Mode:  01777'
 S=$(debugfs -R "ea_list /caps" "$R" 2>/dev/null); expect_match "security.capability is kept" "$S" 'security.capability'
