@@ -38,6 +38,7 @@ struct mv_boot_ctx {
 	const char *entry_token;
 	const char *title;
 	unsigned timeout;
+	int root_grows;                      /* GrowFileSystem=yes on the root */
 };
 
 /* One file the loader will write: the plan shows it, the run writes it.
@@ -54,6 +55,10 @@ struct mv_boot_file {
 	const char *content;    /* generated text */
 	const char *deferred;
 	unsigned flags;
+	/* content gains gain_text (before its last newline) when the root
+	 * filesystem has the file gain_if: a convention of the userland's,
+	 * known only once it is unpacked. */
+	const char *gain_if, *gain_text;
 };
 
 enum {

@@ -33,6 +33,7 @@ static const struct model models[] = {
 };
 #define N_MODELS (sizeof(models) / sizeof(models[0]))
 #define DEFAULT_MODELS "pi3 pi4"
+#define RPI_FIRSTBOOT "/usr/lib/raspberrypi-sys-mods/firstboot"
 /* Where Debian's arm64 kernel package keeps the Broadcom device trees. */
 #define DEFAULT_DTB_DIR "root:/usr/lib/linux-image-*/broadcom"
 
@@ -153,7 +154,14 @@ static void rpi_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	with_console.options = opts;
 	mv_boot_cmdline(&with_console, cmdline, sizeof(cmdline));
 	snprintf(text, sizeof(text), "%s\n", cmdline);
-	emit(opaque, &(struct mv_boot_file){.partition = fw, .path = "/cmdline.txt", .content = text});
+	/* MBR has no grow flag: Raspberry Pi OS grows its root from its own
+	 * firstboot init (boot-spec.md §3.7), which cmdline.txt must name. */
+	emit(opaque, &(struct mv_boot_file){
+		.partition = fw, .path = "/cmdline.txt", .content = text,
+		.gain_if = ctx->root_grows ? RPI_FIRSTBOOT : NULL,
+		.gain_text = ctx->root_grows ? " init=" RPI_FIRSTBOOT : NULL,
+		.deferred = ctx->root_grows ? "gains init=" RPI_FIRSTBOOT " when the userland has it (Raspberry Pi OS's "
+					      "first boot: grows the root partition and filesystem)" : NULL});
 
 	snprintf(text, sizeof(text), "PARTUUID=%s %s vfat defaults 0 2\n", ctx->esp->partuuid,
 		 ctx->esp->mount ? ctx->esp->mount : "/boot/firmware");

@@ -273,22 +273,43 @@ static int is_kernel(const struct mv_boot_file *bf)
 }
 
 static int install_one(struct mv_boot_env *env, const struct mv_boot_file *bf, const char *path,
-		       const char *content, char *err, size_t errlen)
+		       const char *content, char *err, size_t errlen);
+
+/* Generated text: written whole, or appended to what the userland has. */
+static int install_text(struct mv_boot_env *env, struct mv_fs *dst, const struct mv_boot_file *bf, const char *path,
+			const char *content, char *err, size_t errlen)
 {
 	const struct mv_plan *plan = env->plan;
-	struct mv_fs *dst = env->writer(env->ctx, bf->partition);
-	if (!dst)
-		return fail(err, errlen, "%s:%s: partition %s has no filesystem", bf->partition, path, bf->partition);
-	if (content) {
-		if (bf->flags & MV_BOOT_APPEND)
-			return append_file(dst, plan, path, content, err, errlen);
-		struct mv_meta m = file_meta(plan, S_IFREG | 0644);
-		if (mv_fs_mkparents(dst, path, plan->opt.timestamp) < 0 ||
-		    mv_fs_write_file(dst, path, &m, content, strlen(content)) < 0)
-			return fail(err, errlen, "%s", dst->err);
-		return 0;
+	char *gained = NULL;
+	if (bf->gain_if) {
+		struct mv_fs *root = env->writer(env->ctx, "root");
+		struct mv_stat st;
+		if (root && mv_fs_stat(root, bf->gain_if, MV_FS_FOLLOW, &st) == 0) {
+			size_t len = strlen(content);
+			int nl = len && content[len - 1] == '\n';
+			if (asprintf(&gained, "%.*s%s%s", (int)(len - nl), content, bf->gain_text, nl ? "\n" : "") < 0)
+				return fail(err, errlen, "out of memory");
+			content = gained;
+		}
 	}
+	int rc;
+	if (bf->flags & MV_BOOT_APPEND) {
+		rc = append_file(dst, plan, path, content, err, errlen);
+	} else {
+		struct mv_meta m = file_meta(plan, S_IFREG | 0644);
+		rc = mv_fs_mkparents(dst, path, plan->opt.timestamp) < 0 ||
+		     mv_fs_write_file(dst, path, &m, content, strlen(content)) < 0
+			? fail(err, errlen, "%s", dst->err) : 0;
+	}
+	free(gained);
+	return rc;
+}
 
+/* A file (or directory, or member) from a source. */
+static int install_copy(struct mv_boot_env *env, struct mv_fs *dst, const struct mv_boot_file *bf, const char *path,
+			char *err, size_t errlen)
+{
+	const struct mv_plan *plan = env->plan;
 	char src_path[PATH_BYTES], why[1024] = "";
 	struct mv_fs *opened = NULL;
 	int kernel = is_kernel(bf);
@@ -361,6 +382,17 @@ static int install_one(struct mv_boot_env *env, const struct mv_boot_file *bf, c
 			    bf->member ? " " : "", bf->member ? bf->member : "",
 			    rc == -ENOENT && !why[0] ? "not found" : why);
 	return 0;
+}
+
+
+static int install_one(struct mv_boot_env *env, const struct mv_boot_file *bf, const char *path,
+		       const char *content, char *err, size_t errlen)
+{
+	struct mv_fs *dst = env->writer(env->ctx, bf->partition);
+	if (!dst)
+		return fail(err, errlen, "%s:%s: partition %s has no filesystem", bf->partition, path, bf->partition);
+	return content ? install_text(env, dst, bf, path, content, err, errlen)
+		       : install_copy(env, dst, bf, path, err, errlen);
 }
 
 int mv_boot_install(struct mv_boot_env *env, char *err, size_t errlen)

@@ -126,7 +126,9 @@ static void resolve_partitions(struct builder *b)
 			 * each userland grows its root its own way (Raspberry Pi OS's
 			 * firstboot init, cloud-init's growpart). */
 			*MV_PUSH(&plan->arena, plan->warnings) = mv_printf(&plan->arena,
-				"partition %s: GrowFileSystem=yes on MBR is not carried out yet: the root keeps its size unless the userland grows it (Raspberry Pi OS's firstboot, cloud-init's growpart)",
+				"partition %s: GrowFileSystem=yes on MBR: MBR has no grow flag, so the userland grows the root: "
+				"Raspberry Pi OS's firstboot (named on cmdline.txt by the raspberrypi loader when present), "
+				"cloud-init's growpart, or nothing",
 				part->name);
 		if (pp->grow_fs && plan->table == MV_TABLE_GPT) {
 			if (!pp->type.growfs_allowed)
@@ -458,7 +460,7 @@ static void emit_boot_file(void *opaque, const struct mv_boot_file *f)
 	*keep = (struct mv_boot_file){
 		.partition = dup(b, f->partition), .path = dup(b, f->path), .from = dup(b, f->from),
 		.member = dup(b, f->member), .content = dup(b, f->content), .deferred = dup(b, f->deferred),
-		.flags = f->flags,
+		.flags = f->flags, .gain_if = dup(b, f->gain_if), .gain_text = dup(b, f->gain_text),
 	};
 	struct mv_step *s = step(b, MV_STAGE_BOOTLOADER, boot_action(f));
 	s->partition = strcmp(f->partition, "root") == 0 ? target_root(b) : keep->partition;
@@ -526,6 +528,7 @@ static void stage_bootloader(struct builder *b)
 		.entry_token = token,
 		.title = p->title.v ? p->title.v : p->description.v ? p->description.v : p->name.v,
 		.timeout = p->timeout.v ? (unsigned)strtoul(p->timeout.v, NULL, 10) : 3,
+		.root_grows = root && root->grow_fs,
 	};
 	char err[512];
 	if (loader->check(&ctx, err, sizeof(err)) < 0) {

@@ -134,3 +134,18 @@ expect_match "all: config.txt sections are [pi3] [pi4] [pi5] [all]" "$(sections)
 # A model nobody knows is a profile error.
 profile bad "pi3 pi6"
 expect_match "an unknown model is refused" "$(cat "$TMP/bad.out")" 'unknown model pi6'
+
+# Growing the root on first boot, the Raspberry Pi OS way: MBR has no grow
+# flag, so cmdline.txt names the userland's firstboot init, and only when
+# the userland has it.
+mkdir -p "$TMP/pios/usr/lib/raspberrypi-sys-mods"
+printf '#!/bin/sh\n# stands in for raspberrypi-sys-mods firstboot\n' >"$TMP/pios/usr/lib/raspberrypi-sys-mods/firstboot"
+tar --owner=0 --group=0 -C "$TMP/pios" -cf "$TMP/pios.tar" usr
+profile grow-pios pi4 "$(printf '[Userland]\nSource=%s\n[Partition root]\nGrowFileSystem=yes' "$TMP/pios.tar")"
+expect_match "grow, Raspberry Pi OS: cmdline.txt names its firstboot" \
+	"$(mtype -i "$TMP/grow-pios.img@@1048576" ::/cmdline.txt)" 'rootwait init=/usr/lib/raspberrypi-sys-mods/firstboot$'
+[ "$(mtype -i "$TMP/grow-pios.img@@1048576" ::/cmdline.txt | wc -l)" = 1 ] && ok "grow, Raspberry Pi OS: still one line" || not_ok "grow, Raspberry Pi OS: still one line" "more lines"
+profile grow-other pi4 "$(printf '[Partition root]\nGrowFileSystem=yes')"
+c=$(mtype -i "$TMP/grow-other.img@@1048576" ::/cmdline.txt)
+case $c in *init=*) not_ok "grow, another userland: no init= it lacks" "$c" ;; *) ok "grow, another userland: no init= it lacks" ;; esac
+expect_match "grow: the plan says who grows the root" "$("$MV" plan "$TMP/grow-other.conf" --image x.img)" 'MBR has no grow flag, so the userland grows the root'
