@@ -1,7 +1,8 @@
 #include "run.h"
 
 #include <errno.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,15 +141,35 @@ struct content {
 	uint64_t bytes;
 };
 
-static struct content *host_content;
-
-static int count_host(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Entries and file bytes under a host path (a [Files] source). */
+static int count_host(int at, const char *name, struct content *c, int depth)
 {
-	(void)path, (void)flag, (void)ftw;
-	host_content->entries++;
-	if (S_ISREG(st->st_mode))
-		host_content->bytes += (uint64_t)st->st_size;
-	return 0;
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	c->entries++;
+	if (S_ISREG(st.st_mode))
+		c->bytes += (uint64_t)st.st_size;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (depth > 256) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(dp)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			rc = count_host(dirfd(dp), e->d_name, c, depth + 1);
+	closedir(dp);
+	return rc;
 }
 
 /* What each partition receives from the userland's archives (a header-only
@@ -178,12 +199,7 @@ static int measure(const struct mv_plan *plan, char **paths, struct content *c, 
 		char src[4096];
 		snprintf(src, sizeof(src), "%s%s%s", cp->source[0] == '/' ? "" : cp->base_dir,
 			 cp->source[0] == '/' ? "" : "/", cp->source);
-		/* nftw has no context argument: the one static pointer, set
-		 * only for the duration of this call. */
-		host_content = &c[at];
-		int rc = nftw(src, count_host, 16, FTW_PHYS);
-		host_content = NULL;
-		if (rc != 0) {
+		if (count_host(AT_FDCWD, src, &c[at], 0) != 0) {
 			snprintf(err, errlen, "Copy= at %s:%d: %s: %s", cp->at.file, cp->at.line, src, strerror(errno));
 			return -1;
 		}

@@ -192,6 +192,19 @@ static void to_times(const struct mv_meta *m, struct timespec t[2])
 	t[1] = (struct timespec){.tv_sec = m->mtime, .tv_nsec = m->mtime_nsec};
 }
 
+/* An xattr the kernel refuses for lack of privilege (security.* for a
+ * rootless prefix) is counted for the summary line; other errors stand. */
+static int xattr_refused(struct dirfs *d, int rc)
+{
+	if (rc == 0)
+		return 0;
+	if (errno == EPERM || errno == ENOTSUP || errno == EACCES) {
+		d->skipped.xattrs++;
+		return 0;
+	}
+	return -errno;
+}
+
 /* Owner, then mode (chown clears setuid), then xattrs; times separately
  * because a directory's change as its children arrive. */
 static int apply_meta(struct dirfs *d, int dirfd, const char *name, const struct mv_meta *m, int is_link)
@@ -208,15 +221,10 @@ static int apply_meta(struct dirfs *d, int dirfd, const char *name, const struct
 		char *full = NULL;
 		if (asprintf(&full, "%s/%s", path, name) < 0)
 			return -ENOMEM;
-		int rc = lsetxattr(full, m->xattrs[i].name, m->xattrs[i].value, m->xattrs[i].size, 0);
-		int e = errno;
+		int rc = xattr_refused(d, lsetxattr(full, m->xattrs[i].name, m->xattrs[i].value, m->xattrs[i].size, 0));
 		free(full);
-		if (rc < 0) {
-			if (e == EPERM || e == ENOTSUP || e == EACCES)
-				d->skipped.xattrs++;
-			else
-				return -e;
-		}
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -343,13 +351,14 @@ static int dir_mkdir(struct mv_fs *fs, mv_node dir, const char *name, const stru
 	return rc;
 }
 
-static int dir_create(struct mv_fs *fs, mv_node dir, const char *name, const struct mv_meta *m, struct mv_file **out)
+/* Opens name in the directory node dir, for reading or (O_CREAT|O_EXCL)
+ * a new file; the descriptor comes wrapped for the writer's calls. */
+static int open_file(struct dirfs *d, mv_node dir, const char *name, int flags, struct dirfile **out)
 {
-	struct dirfs *d = D(fs);
 	int dfd = open_dir(d, dir);
 	if (dfd < 0)
 		return dfd;
-	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int e = errno;
 	close(dfd);
 	if (fd < 0)
@@ -359,21 +368,27 @@ static int dir_create(struct mv_fs *fs, mv_node dir, const char *name, const str
 		close(fd);
 		return -ENOMEM;
 	}
-	*f = (struct dirfile){.d = d, .fd = fd, .writing = 1, .meta = *m};
+	f->d = d;
+	f->fd = fd;
+	f->writing = (flags & O_ACCMODE) != O_RDONLY;
+	*out = f;
+	return 0;
+}
+
+static int dir_create(struct mv_fs *fs, mv_node dir, const char *name, const struct mv_meta *m, struct mv_file **out)
+{
+	struct dirfs *d = D(fs);
+	struct dirfile *f;
+	int rc = open_file(d, dir, name, O_WRONLY | O_CREAT | O_EXCL, &f);
+	if (rc < 0)
+		return rc;
+	f->meta = *m;
 	f->meta.n_xattrs = 0; /* applied now, while the caller's array lives */
 	f->meta.xattrs = NULL;
-	int rc = 0;
-	if (m->n_xattrs) {
-		for (size_t i = 0; i < m->n_xattrs && rc == 0; i++)
-			if (fsetxattr(fd, m->xattrs[i].name, m->xattrs[i].value, m->xattrs[i].size, 0) < 0) {
-				if (errno == EPERM || errno == ENOTSUP || errno == EACCES)
-					d->skipped.xattrs++;
-				else
-					rc = -errno;
-			}
-	}
+	for (size_t i = 0; i < m->n_xattrs && rc == 0; i++)
+		rc = xattr_refused(d, fsetxattr(f->fd, m->xattrs[i].name, m->xattrs[i].value, m->xattrs[i].size, 0));
 	if (rc < 0) {
-		close(fd);
+		close(f->fd);
 		free(f);
 		return rc;
 	}
@@ -492,23 +507,7 @@ static int dir_open(struct mv_fs *fs, mv_node node, struct mv_file **out)
 	struct dirfs *d = D(fs);
 	if (node == 0)
 		return -EISDIR;
-	int dfd = open_dir(d, d->nodes[node].parent);
-	if (dfd < 0)
-		return dfd;
-	int fd = openat(dfd, d->nodes[node].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int e = errno;
-	close(dfd);
-	if (fd < 0)
-		return -e;
-	struct dirfile *f = calloc(1, sizeof(*f));
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-	f->d = d;
-	f->fd = fd;
-	*out = (struct mv_file *)f;
-	return 0;
+	return open_file(d, d->nodes[node].parent, d->nodes[node].name, O_RDONLY, (struct dirfile **)out);
 }
 
 static ssize_t dir_read(struct mv_file *file, uint64_t offset, void *buf, size_t len)
