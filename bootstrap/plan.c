@@ -553,6 +553,11 @@ static void stage_files(struct builder *b)
 				 c->dest_part, c->dest_path, c->dest_part);
 			continue;
 		}
+		if (strcmp(c->dest_part, "root") == 0 && !plan->userland_into) {
+			mv_error(b->rep, c->at, "Copy=: root:%s, but the disk has no root partition (Type=root, or Into= in [Userland])",
+				 c->dest_path);
+			continue;
+		}
 		const char *part = strcmp(c->dest_part, "root") == 0 ? target_root(b) : c->dest_part;
 		/* The user's own files win; say so when one replaces a file a
 		 * stage before generates. */

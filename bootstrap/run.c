@@ -41,9 +41,11 @@ static int is_auto(const struct mv_plan_partition *pp)
 	return pp->src->size.kind == MV_SIZE_AUTO;
 }
 
+/* The partition called name; -1 for none (also when name is NULL: a disk
+ * without a root partition has no "root:"). */
 static int part_index(const struct mv_plan *plan, const char *name)
 {
-	for (size_t i = 0; i < plan->parts.n; i++)
+	for (size_t i = 0; name && i < plan->parts.n; i++)
 		if (strcmp(plan->parts.v[i].src->name, name) == 0)
 			return (int)i;
 	return -1;

@@ -202,6 +202,21 @@ START_TEST(plan_level_errors)
 }
 END_TEST
 
+START_TEST(root_destinations_need_a_root)
+{
+	struct fixture f;
+	fixture_open(&f);
+	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .path = "x.img"};
+	struct mv_profile *p;
+	struct mv_plan *plan = plan_of(&f, "[Profile]\nName=t\nArchitecture=x86_64\n[Partition esp]\nType=esp\nSize=64M\n"
+					 "[Files]\nCopy=hello.txt root:/hello.txt\n", &o, &p);
+	ck_assert_ptr_null(plan);
+	ck_assert_message(&f, "p.conf:8: Copy=: root:/hello.txt, but the disk has no root partition");
+	mv_profile_free(p);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(prefix_plans_need_no_partitions_and_disks_need_some)
 {
 	struct fixture f;
@@ -278,6 +293,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, mbr_partuuids_come_from_the_disk_signature);
 	tcase_add_test(tc, type_names_belong_to_their_table);
 	tcase_add_test(tc, plan_level_errors);
+	tcase_add_test(tc, root_destinations_need_a_root);
 	tcase_add_test(tc, prefix_plans_need_no_partitions_and_disks_need_some);
 	tcase_add_test(tc, stages_come_in_the_documented_order);
 	suite_add_tcase(s, tc);
