@@ -344,8 +344,26 @@ static int nix_conf(struct seed *s)
 
 /* As groupadd -g 30000 nixbld and useradd --system ... --password '!'
  * nixbldN would, for N = 1..32 (install-multi-user.sh). */
+/* Whether an account file of the userland already has a line for name. */
+static int has_entry(struct seed *s, const char *path, const char *name)
+{
+	char *text;
+	size_t len;
+	if (mv_fs_read_file(s->fs, path, &text, &len) < 0 || !text)
+		return 0;
+	size_t n = strlen(name);
+	int found = 0;
+	for (const char *p = text; p && *p && !found; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		found = strncmp(p, name, n) == 0 && p[n] == ':';
+	free(text);
+	return found;
+}
+
 static int build_users(struct seed *s)
 {
+	/* Two nixbld entries would leave which one counts to the reader. */
+	if (has_entry(s, "/etc/group", "nixbld") || has_entry(s, "/etc/passwd", "nixbld1"))
+		return fail(s->err, s->errlen, "the userland already has a nixbld group or build users: not adding them twice");
 	char *group = NULL, *passwd = NULL, *shadow = NULL;
 	size_t lg, lp, ls;
 	FILE *g = open_memstream(&group, &lg), *p = open_memstream(&passwd, &lp), *sh = open_memstream(&shadow, &ls);

@@ -456,8 +456,7 @@ int mv_fs_open(struct mv_fs *fs, const char *path, struct mv_file **out)
 	return 0;
 }
 
-/* The whole of a regular file, in a malloc'd buffer (NULL, len 0: none). */
-static int read_all(struct mv_fs *fs, const char *path, char **out, size_t *len)
+int mv_fs_read_file(struct mv_fs *fs, const char *path, char **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
@@ -485,7 +484,7 @@ int mv_fs_append_file(struct mv_fs *fs, const char *path, const struct mv_meta *
 {
 	char *old;
 	size_t old_len;
-	int rc = read_all(fs, path, &old, &old_len);
+	int rc = mv_fs_read_file(fs, path, &old, &old_len);
 	if (rc < 0)
 		return rc;
 	struct mv_meta m = *meta;

@@ -192,3 +192,11 @@ expect_match "... saying where it ends" "$ERR" 'reginfo ends at line 10'
 retar noreg delete
 expect_exit "a tarball without .reginfo is refused" 1 as_user "$UMV" image -q "$U/noreg.conf" -o "$U/bad.img"
 expect_match "... saying so" "$ERR" 'no .reginfo'
+
+# A userland that already has build users is not given a second set.
+printf 'nixbld:x:30000:\n' >>"$TMP/ul/etc/group"
+tar --owner=0 --group=0 --numeric-owner -C "$TMP/ul" -cf "$U/dup.tar" .
+sed "s/^Source=root.tar/Source=dup.tar/" "$U/nix.conf" >"$U/dup.conf"
+chmod a+r "$U/dup.tar" "$U/dup.conf"
+expect_exit "a userland with a nixbld group is refused" 1 as_user "$UMV" image -q "$U/dup.conf" -o "$U/bad.img"
+expect_match "... saying why" "$ERR" 'already has a nixbld group'
