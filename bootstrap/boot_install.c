@@ -230,39 +230,8 @@ out:
 static int append_file(struct mv_fs *fs, const struct mv_plan *plan, const char *path, const char *text,
 		       char *err, size_t errlen)
 {
-	char *old = NULL;
-	size_t old_len = 0;
-	struct mv_file *f;
-	if (mv_fs_open(fs, path, &f) == 0) {
-		FILE *mem = open_memstream(&old, &old_len);
-		char buf[4096];
-		ssize_t n;
-		uint64_t off = 0;
-		while ((n = fs->ops->read(f, off, buf, sizeof(buf))) > 0) {
-			fwrite(buf, 1, (size_t)n, mem);
-			off += (uint64_t)n;
-		}
-		fs->ops->close(f, 0);
-		fclose(mem);
-	}
-	size_t len = strlen(text);
-	char *all = malloc(old_len + len + 2);
-	if (!all) {
-		free(old);
-		return fail(err, errlen, "out of memory");
-	}
-	memcpy(all, old ? old : "", old_len);
-	size_t at = old_len;
-	if (at && all[at - 1] != '\n')
-		all[at++] = '\n';
-	memcpy(all + at, text, len);
-	free(old);
 	struct mv_meta m = file_meta(plan, S_IFREG | 0644);
-	int rc = mv_fs_mkparents(fs, path, plan->opt.timestamp);
-	if (rc == 0)
-		rc = mv_fs_write_file(fs, path, &m, all, at + len);
-	free(all);
-	return rc < 0 ? fail(err, errlen, "%s", fs->err) : 0;
+	return mv_fs_append_file(fs, path, &m, text) < 0 ? fail(err, errlen, "%s", fs->err) : 0;
 }
 
 /* The kernel is installed first: its version names the entry, its

@@ -422,9 +422,9 @@ static void stage_nix(struct builder *b)
 		s = step(b, MV_STAGE_NIX, "add the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032)");
 		s->partition = root;
 		s->path = "/etc/group, /etc/passwd, /etc/shadow";
-		s = step(b, MV_STAGE_NIX, "enable nix-daemon as systemctl enable would");
+		s = step(b, MV_STAGE_NIX, "if the Nix store path has systemd units: enable nix-daemon as systemctl enable would (each unit linked into /etc/systemd/system and wanted by its target) and make the socket directory both units are conditioned on");
 		s->partition = root;
-		s->path = "/etc/systemd/system/sockets.target.wants/nix-daemon.socket, /etc/systemd/system/multi-user.target.wants/nix-daemon.service";
+		s->path = "/etc/systemd/system/nix-daemon.socket, /etc/systemd/system/nix-daemon.service, /etc/systemd/system/sockets.target.wants/nix-daemon.socket, /etc/systemd/system/multi-user.target.wants/nix-daemon.service, /nix/var/nix/daemon-socket";
 		s->from = mv_printf(&plan->arena, "%s/lib/systemd/system/", store_path);
 		s->deferred = store_rule;
 	}

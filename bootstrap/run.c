@@ -14,6 +14,7 @@
 #include "../images/format.h"
 #include "../partition/table.h"
 #include "boot_install.h"
+#include "nix.h"
 #include "unpack.h"
 
 /* ext4 inodes: the content's entries with a quarter to spare and 1024 for
@@ -60,8 +61,12 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 				 plan->bootloader, plan->boot_files.v[i].from);
 			return -1;
 		}
-	if (p->nix_tarball.location.v) {
-		snprintf(err, errlen, "seeding Nix ([Nix] Tarball=) is not available yet");
+	if (p->nix_tarball.location.v && !plan->multi_user) {
+		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no, or a prefix) is not available yet");
+		return -1;
+	}
+	if (p->flake.v && strchr(p->flake.v, ':')) {
+		snprintf(err, errlen, "recording a flake reference (Flake=%s) belongs to the handoff, not available yet", p->flake.v);
 		return -1;
 	}
 	if (strcmp(plan->handoff_mode, "none") != 0) {
@@ -181,7 +186,9 @@ static int measure(const struct mv_plan *plan, char **paths, struct content *c, 
 	int into = part_index(plan, plan->userland_into);
 	for (size_t i = 0; i < plan->sources.n; i++) {
 		const struct mv_plan_source *s = &plan->sources.v[i];
-		if (strcmp(s->role, "userland") != 0 || into < 0)
+		/* The Nix tarball lands in the root too: counting its scripts
+		 * as well only adds a few spare inodes. */
+		if ((strcmp(s->role, "userland") != 0 && strcmp(s->role, "nix") != 0) || into < 0)
 			continue;
 		struct mv_unpack_stats st;
 		char why[512];
@@ -328,6 +335,24 @@ static int userland(struct run *r)
 	return 0;
 }
 
+static int nix(struct run *r)
+{
+	const struct mv_plan *plan = r->plan;
+	for (size_t i = 0; i < plan->sources.n; i++) {
+		if (strcmp(plan->sources.v[i].role, "nix") != 0)
+			continue;
+		struct mv_fs *fs = writer_of(r, "root");
+		if (!fs)
+			return fail(r, "nix: the root has no filesystem to seed Nix into");
+		stage(r, MV_STAGE_NIX, plan->sources.v[i].location);
+		struct mv_nix_env env = {.plan = plan, .root = fs, .tarball = r->paths[i]};
+		char why[1024];
+		if (mv_nix_seed(&env, why, sizeof(why)) < 0)
+			return fail(r, "nix: %s", why);
+	}
+	return 0;
+}
+
 static struct mv_fs *boot_writer(void *ctx, const char *partition)
 {
 	return writer_of(ctx, partition);
@@ -434,7 +459,7 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 	if (sources(&r) < 0)
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
-	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
+	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
 	    finalize(&r) < 0)
 		goto out;
 	rc = 0;

@@ -148,13 +148,26 @@ static int write_data(struct mv_fs *fs, struct archive *a, struct mv_file *f, co
 	return 0;
 }
 
+/* The hook's verdict on path (meta NULL: a hard link's target). */
+static int rewrite(const struct mv_unpack_options *o, const char *member, char *path, size_t size,
+		   struct mv_meta *meta, char *err, size_t errlen)
+{
+	if (!o->rewrite)
+		return MV_UNPACK_WRITE;
+	struct mv_unpack_entry ue = {.member = member, .path = path, .path_size = size, .meta = meta};
+	err[0] = '\0';
+	int v = o->rewrite(o->rewrite_ctx, &ue, err, errlen);
+	if (v < 0 && !err[0])
+		snprintf(err, errlen, "member %.200s: refused", member);
+	return v;
+}
+
 static int extract(struct mv_fs *fs, struct archive *a, struct archive_entry *e, const char *path,
-		   const struct mv_unpack_options *o, struct mv_unpack_stats *st, char *err, size_t errlen)
+		   const struct mv_meta *mp, const struct mv_unpack_options *o, struct mv_unpack_stats *st,
+		   char *err, size_t errlen)
 {
 	const char *member = archive_entry_pathname(e);
-	struct mv_xattr xattrs[MAX_XATTRS];
-	struct mv_meta m;
-	entry_meta(e, &m, xattrs);
+	struct mv_meta m = *mp;
 	int rc = mv_fs_mkparents(fs, path, o->parent_mtime);
 	if (rc < 0)
 		goto fail;
@@ -165,6 +178,13 @@ static int extract(struct mv_fs *fs, struct archive *a, struct archive_entry *e,
 		if (!target_path(hardlink, o->strip, target, sizeof(target), err, errlen)) {
 			if (!err[0])
 				snprintf(err, errlen, "member %.200s: hard link to %.200s, which the stripping removed", member, hardlink);
+			return -1;
+		}
+		int v = rewrite(o, hardlink, target, sizeof(target), NULL, err, errlen);
+		if (v < 0)
+			return -1;
+		if (v == MV_UNPACK_SKIP) {
+			snprintf(err, errlen, "member %.200s: hard link to %.200s, which is not unpacked", member, hardlink);
 			return -1;
 		}
 		rc = mv_fs_link(fs, path, target);
@@ -255,11 +275,18 @@ int mv_unpack_file(struct mv_fs *fs, const char *archive, const struct mv_unpack
 			}
 			continue; /* stripped away */
 		}
+		struct mv_xattr xattrs[MAX_XATTRS];
+		struct mv_meta m;
+		entry_meta(e, &m, xattrs);
+		int v = rewrite(o, member, path, sizeof(path), &m, why, sizeof(why));
+		if (v < 0) {
+			rc = -1;
+			break;
+		}
+		if (v == MV_UNPACK_SKIP)
+			continue;
 		if (strcmp(path, "/") == 0 && !archive_entry_hardlink(e)) {
 			/* "./" itself: the target root's metadata is the writer's */
-			struct mv_xattr xattrs[MAX_XATTRS];
-			struct mv_meta m;
-			entry_meta(e, &m, xattrs);
 			if (S_ISDIR(m.mode) && fs->ops->setattr(fs, fs->ops->root(fs), &m) == 0)
 				continue;
 			if (S_ISDIR(m.mode))
@@ -268,7 +295,7 @@ int mv_unpack_file(struct mv_fs *fs, const char *archive, const struct mv_unpack
 			rc = -1;
 			break;
 		}
-		if (extract(fs, a, e, path, o, st, why, sizeof(why)) < 0) {
+		if (extract(fs, a, e, path, &m, o, st, why, sizeof(why)) < 0) {
 			rc = -1;
 			break;
 		}
@@ -306,6 +333,72 @@ int mv_unpack_survey(const char *archive, int strip, struct mv_unpack_stats *sta
 		snprintf(err, errlen, "%s: after %llu members: %s (corrupt or truncated)", archive,
 			 (unsigned long long)stats->entries, archive_error_string(a));
 		rc = -1;
+	}
+	archive_read_free(a);
+	return rc;
+}
+
+/* One member's data into a NUL-terminated buffer of at most max bytes. */
+static char *read_member(struct archive *a, struct archive_entry *e, size_t max, char *err, size_t errlen)
+{
+	la_int64_t size = archive_entry_size(e);
+	const char *member = archive_entry_pathname(e);
+	if (!S_ISREG(archive_entry_mode(e)) || size < 0 || (uint64_t)size > max) {
+		snprintf(err, errlen, "member %.200s: not a regular file of at most %zu bytes", member, max);
+		return NULL;
+	}
+	char *buf = malloc((size_t)size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	la_ssize_t got = archive_read_data(a, buf, (size_t)size);
+	if (got != size) {
+		snprintf(err, errlen, "member %.200s: %s", member, got < 0 ? archive_error_string(a) : "short read");
+		free(buf);
+		return NULL;
+	}
+	buf[size] = '\0';
+	return buf;
+}
+
+int mv_unpack_read(const char *archive, int strip, const char *const *wanted, size_t n, size_t max,
+		   char **out, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = NULL;
+	struct archive *a = open_archive(archive, err, errlen);
+	if (!a)
+		return -1;
+	struct archive_entry *e;
+	char path[4096], why[512];
+	size_t found = 0;
+	int r, rc = 0;
+	while (found < n && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
+		const char *member = archive_entry_pathname(e);
+		if (!member || !target_path(member, strip, path, sizeof(path), why, sizeof(why)))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (out[i] || strcmp(path, wanted[i]) != 0)
+				continue;
+			if (!(out[i] = read_member(a, e, max, why, sizeof(why)))) {
+				rc = -1;
+				goto out;
+			}
+			found++;
+		}
+	}
+	if (found < n && r != ARCHIVE_EOF) {
+		snprintf(why, sizeof(why), "%s (corrupt or truncated)", archive_error_string(a));
+		rc = -1;
+	}
+out:
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", archive, why);
+		for (size_t i = 0; i < n; i++) {
+			free(out[i]);
+			out[i] = NULL;
+		}
 	}
 	archive_read_free(a);
 	return rc;

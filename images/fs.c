@@ -456,6 +456,63 @@ int mv_fs_open(struct mv_fs *fs, const char *path, struct mv_file **out)
 	return 0;
 }
 
+int mv_fs_read_file(struct mv_fs *fs, const char *path, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	struct mv_file *f;
+	if (mv_fs_open(fs, path, &f) < 0)
+		return 0;
+	FILE *mem = open_memstream(out, len);
+	if (!mem) {
+		fs->ops->close(f, 0);
+		return mv_fs_fail(fs, -ENOMEM, "%s: out of memory", path);
+	}
+	char buf[4096];
+	ssize_t n;
+	uint64_t off = 0;
+	while ((n = fs->ops->read(f, off, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, mem);
+		off += (uint64_t)n;
+	}
+	fs->ops->close(f, 0);
+	fclose(mem);
+	return n < 0 ? op_fail(fs, (int)n, "reading", path) : 0;
+}
+
+int mv_fs_append_file(struct mv_fs *fs, const char *path, const struct mv_meta *meta, const char *text)
+{
+	char *old;
+	size_t old_len;
+	int rc = mv_fs_read_file(fs, path, &old, &old_len);
+	if (rc < 0)
+		return rc;
+	struct mv_meta m = *meta;
+	struct mv_stat st;
+	if (old && mv_fs_stat(fs, path, MV_FS_FOLLOW, &st) == 0) {
+		m.mode = S_IFREG | (st.mode & 07777);
+		m.uid = st.uid;
+		m.gid = st.gid;
+	}
+	size_t len = strlen(text);
+	char *all = malloc(old_len + len + 2);
+	if (!all) {
+		free(old);
+		return mv_fs_fail(fs, -ENOMEM, "%s: out of memory", path);
+	}
+	memcpy(all, old ? old : "", old_len);
+	size_t at = old_len;
+	if (at && all[at - 1] != '\n')
+		all[at++] = '\n';
+	memcpy(all + at, text, len);
+	free(old);
+	rc = mv_fs_mkparents(fs, path, meta->mtime);
+	if (rc == 0)
+		rc = mv_fs_write_file(fs, path, &m, all, at + len);
+	free(all);
+	return rc;
+}
+
 int mv_fs_finish(struct mv_fs *fs)
 {
 	fs->err[0] = '\0';

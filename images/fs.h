@@ -143,6 +143,14 @@ int mv_fs_unlink(struct mv_fs *fs, const char *path);
 /* A whole file from memory (generated files: loader.conf, fstab, ...). */
 int mv_fs_write_file(struct mv_fs *fs, const char *path, const struct mv_meta *meta,
 		     const void *data, size_t len);
+/* The whole of a regular file in a malloc'd, NUL-terminated buffer that
+ * the caller frees; *out NULL (and 0) when there is no such file. */
+int mv_fs_read_file(struct mv_fs *fs, const char *path, char **out, size_t *len);
+/* Appends text to the file at path, with a newline first if the file does
+ * not end in one. An existing file keeps its owner and mode (a shadow file
+ * stays private); a missing one is created with meta (its parents as
+ * mv_fs_mkparents does, with meta's mtime). */
+int mv_fs_append_file(struct mv_fs *fs, const char *path, const struct mv_meta *meta, const char *text);
 /* Opens a regular file for reading (following symlinks inside the tree). */
 int mv_fs_open(struct mv_fs *fs, const char *path, struct mv_file **out);
 
