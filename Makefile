@@ -90,5 +90,8 @@ bench: microvisor $(TEST_DEPS_STAMP)
 	bash build/deps.sh --with-bench
 	bash tests/bench/run.sh
 
+# make static ARCH=x86_64|aarch64: the fully static musl binary.
+include build/static.mk
+
 clean:
-	rm -rf obj obj-san microvisor
+	rm -rf obj obj-san obj-static microvisor microvisor-static-*
