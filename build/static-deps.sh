@@ -191,6 +191,7 @@ build_libinih() {
 	fi
 	dir=$P/build/libinih
 	rm -rf "$dir"
+	mkdir -p "$dir"
 	dpkg-deb -x "$deb" "$dir"
 	cp "$dir/usr/lib/$GNU/libinih.a" "$P/lib/"
 	cp "$dir/usr/include/ini.h" "$P/include/"
@@ -256,7 +257,10 @@ step() {
 	log "building $name (log: $P/log/$name.log)"
 	t0=$(date +%s%N)
 	rc=0
-	( "$fn" ) >"$P/log/$name.log" 2>&1 || rc=$?
+	# In the background so that set -e holds inside (it is ignored in a
+	# subshell on the left of ||).
+	("$fn") >"$P/log/$name.log" 2>&1 &
+	wait $! || rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "static-deps[$ARCH]: building $name failed (exit $rc); the end of $P/log/$name.log:" >&2
 		tail -n 25 "$P/log/$name.log" >&2
