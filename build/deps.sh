@@ -9,9 +9,10 @@ build_pkgs=(
   pkg-config make gcc
   libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
   libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev
-  # make static (build/static-deps.sh): musl, the aarch64 cross compiler,
+  # make static (build/static-deps.sh): musl, the aarch64 cross compiler
+  # and the arm64 kernel headers,
   # apt-get source's unpacker, autoreconf for libarchive
-  musl-tools gcc-aarch64-linux-gnu dpkg-dev autoconf automake libtool
+  musl-tools gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross dpkg-dev autoconf automake libtool
 )
 # Tests: the outside judges (DESIGN.md "Tests prove it with tools nobody
 # here wrote") and what the integration scripts use.

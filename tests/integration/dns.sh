@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Downloads by host name where the system has no resolver (Android: no
-# /etc/resolv.conf). The test hides /etc behind an empty tmpfs in a mount
-# namespace; a host name, mirror.test, is known only to a DNS responder on
-# loopback (tests/fixtures/dnsd.py) and resolves to the test HTTP server.
-# The static build (c-ares) takes --dns, then $PREFIX/etc/resolv.conf
-# (Termux); Debian's libcurl cannot set servers, which must be non-fatal
-# and said.
+# Downloads by host name where the system has no resolver and no CA bundle
+# (Android: no /etc/resolv.conf, no /etc/ssl). The test hides /etc behind
+# an empty tmpfs in a mount namespace; a host name, mirror.test, is known
+# only to a DNS responder on loopback (tests/fixtures/dnsd.py) and resolves
+# to the test HTTP server. The static build (c-ares) takes --dns, then
+# $PREFIX/etc/resolv.conf (Termux), and trusts $PREFIX/etc/tls/cert.pem;
+# Debian's libcurl cannot set servers, which must be non-fatal and said.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 export MICROVISOR_RETRY_DELAY_MS=10 MICROVISOR_RETRIES=1
@@ -78,6 +78,25 @@ if start_dnsd termux 127.83.7.1 53; then
 	expect_exit "a dead nameserver in \$PREFIX/etc/resolv.conf: the download fails" 1 \
 		without_etc env PREFIX="$TMP/termux" "$MV" fetch "$BY_NAME" --cache-dir "$TMP/c3"
 	expect_match "  naming the host" "$ERR" "mirror.test"
+	echo "nameserver 127.83.7.1" >"$TMP/termux/etc/resolv.conf"
+
+	# HTTPS by name, trusting only Termux's bundle.
+	if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mirror.test \
+		-addext subjectAltName=DNS:mirror.test -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null; then
+		start_httpd tls --tls "$TMP/cert.pem" "$TMP/key.pem"
+		TLS=$(profile "https://mirror.test:$PORT/a.bin" tls)
+		expect_exit "without /etc: HTTPS with no CA bundle anywhere fails closed" 1 \
+			without_etc env PREFIX="$TMP/termux" "$MV" fetch "$TLS" --cache-dir "$TMP/c4"
+		expect_match "  saying no bundle was found" "$ERR" "no CA certificate bundle found"
+		mkdir -p "$TMP/termux/etc/tls"
+		cp "$TMP/cert.pem" "$TMP/termux/etc/tls/cert.pem"
+		expect_exit "without /etc: HTTPS trusts \$PREFIX/etc/tls/cert.pem" 0 \
+			without_etc env PREFIX="$TMP/termux" "$MV" fetch "$TLS" --cache-dir "$TMP/c5"
+		cmp -s "$TMP/c5/sha256/$A" "$TMP/www/a.bin" && ok "  the HTTPS entry holds the bytes" \
+			|| not_ok "  the HTTPS entry holds the bytes" "$(ls -R "$TMP/c5")"
+	else
+		not_ok "make a certificate for mirror.test" "openssl req failed"
+	fi
 else
 	echo "ok - \$PREFIX/etc/resolv.conf: skipped (port 53 on 127.83.7.1 is taken: $(cat "$TMP/termux.err"))"
 fi
