@@ -105,7 +105,9 @@ build_toolchain() {
 		arch_inc=/usr/$GNU/include
 		# Debian ships musl for the host only: build it for the target.
 		unpack musl
-		./configure --target=aarch64 CROSS_COMPILE="$GNU-" --prefix="$P/musl" --disable-shared \
+		# The wrapper's specs file (not its script) is what we use; musl
+		# skips it when the cross compiler alone cannot compile (no libc).
+		./configure --target=aarch64 CROSS_COMPILE="$GNU-" --prefix="$P/musl" --disable-shared --enable-wrapper=gcc \
 			CC="$GNU-gcc" CFLAGS="$CFLAGS" AR="$AR" RANLIB="$RANLIB"
 		make -j"$JOBS"
 		make install
@@ -161,10 +163,10 @@ build_util_linux() {
 # Only libcom_err and libext2fs; libuuid comes from util-linux.
 build_e2fsprogs() {
 	unpack e2fsprogs
-	./configure "${CONF[@]}" --disable-elf-shlibs --disable-nls --disable-libuuid --disable-libblkid \
+	./configure --host="$HOST" --prefix="$P" --disable-elf-shlibs --disable-nls --disable-libuuid --disable-libblkid \
 		--disable-fsck --disable-uuidd --disable-defrag --disable-imager --disable-debugfs \
 		--disable-resizer --disable-e2initrd-helper --disable-fuse2fs --disable-tdb \
-		--without-libarchive --with-crond-dir=no --with-systemd-unit-dir=no --with-udev-rules-dir=no
+		--with-crond-dir=no --with-systemd-unit-dir=no --with-udev-rules-dir=no
 	make -j"$JOBS" subs
 	make -C lib/et -j"$JOBS"
 	make -C lib/ext2fs -j"$JOBS"
@@ -231,7 +233,7 @@ build_curl() {
 		--without-librtmp --without-ca-bundle --without-ca-path --without-ca-fallback \
 		--disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
 		--disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
-		--disable-ftp --disable-file --disable-manual --disable-docs
+		--disable-ftp --disable-file --disable-manual
 	make -C lib -j"$JOBS"
 	make -C lib install
 	make -C include install
