@@ -45,7 +45,7 @@ QEMU=$(command -v qemu-aarch64-static) || { not_ok "qemu-aarch64-static" "not in
 A64=("$QEMU" "$U/microvisor-aarch64")
 
 expect_exit "aarch64: --version under qemu-aarch64-static" 0 as_user "${A64[@]}" --version
-expect_match "  it names the version" "$OUT" "$(git describe --always --dirty 2>/dev/null || echo .)"
+expect_match "  it prints its version" "$OUT" "^microvisor [^ ]+$"
 
 python3 tests/fixtures/mktar.py tree "$U/tree.tar"
 gzip -9n "$U/tree.tar"
@@ -84,11 +84,16 @@ img="$U/a.img"
 sfdisk --verify "$img" >"$TMP/verify" 2>&1 && ok "  sfdisk --verify" || not_ok "  sfdisk --verify" "$(cat "$TMP/verify")"
 sfdisk --json "$img" >"$TMP/sfdisk.json" 2>&1
 off() { python3 -c "import json,sys; print([p for p in json.load(open('$TMP/plan-host.json'))['partitions'] if p['name']=='$1'][0]['$2'])"; }
-root=$(off root offset)
-esp=$(off esp offset)
+root=$(off root start)
+esp=$(off esp start)
 esp_size=$(off esp size)
-grep -q '"label": "rootfs"' "$TMP/sfdisk.json" && ok "  sfdisk reads the planned partitions" \
-	|| not_ok "  sfdisk reads the planned partitions" "$(cat "$TMP/sfdisk.json")"
+python3 - "$TMP/sfdisk.json" "$esp" "$root" >"$TMP/py" 2>&1 <<'PY' && ok "  sfdisk reads the planned partitions" || not_ok "  sfdisk reads the planned partitions" "$(cat "$TMP/py")"
+import json, sys
+t = json.load(open(sys.argv[1]))["partitiontable"]
+got = [(p["name"], p["start"] * t["sectorsize"]) for p in t["partitions"]]
+want = [("EFI", int(sys.argv[2])), ("rootfs", int(sys.argv[3]))]
+assert got == want, f"{got} != {want}"
+PY
 e2fsck -fn "$img?offset=$root" >"$TMP/e2fsck" 2>&1 && ok "  e2fsck -fn: the root is clean" \
 	|| not_ok "  e2fsck -fn: the root is clean" "$(tail -n 5 "$TMP/e2fsck")"
 dd if="$img" of="$TMP/esp.img" bs=1M skip=$((esp / 1048576)) count=$((esp_size / 1048576)) status=none
