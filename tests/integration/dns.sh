@@ -39,6 +39,10 @@ BY_NAME=$(profile "http://mirror.test:$PORT/a.bin" byname)
 BY_IP=$(profile "http://127.0.0.1:$PORT/a.bin" byip)
 start_dnsd dnsd 127.0.0.1 0 || { not_ok "start dnsd" "$(cat "$TMP/dnsd.err")"; exit 1; }
 
+expect_exit "--dns with a host name is bad usage" 2 "$MV" fetch "$BY_IP" --dns dns.google --cache-dir "$TMP/c0"
+expect_match "  naming the entry and the form" "$ERR" "^microvisor fetch: --dns dns.google: not an IP address with an optional port"
+expect_exit "image checks --dns too" 2 "$MV" image "$BY_IP" -o "$TMP/x.img" --dns 127.0.0.1:99999
+
 without_etc test ! -e /etc/resolv.conf && ok "the namespace hides /etc/resolv.conf" \
 	|| not_ok "the namespace hides /etc/resolv.conf" "it is still there"
 
