@@ -15,6 +15,7 @@
 
 #include "../images/bmap.h"
 #include "cli.h"
+#include "customise.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
@@ -150,14 +151,17 @@ int mv_cmd_image(int argc, char **argv)
 		{"offline", no_argument, NULL, 'O'},
 		{"ca-file", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
+		MV_CUSTOMISE_LONGOPTS
 		{NULL, 0, NULL, 0},
 	};
+	struct mv_sets sets = {0};
+	int idx = 0;
 	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:qh", longopts, &idx)) != -1) {
 		switch (opt) {
 		case 'o': o.path = optarg; break;
 		case 's': size_text = optarg; break;
@@ -168,6 +172,10 @@ int mv_cmd_image(int argc, char **argv)
 		case 'O': fetch.offline = 1; break;
 		case 'C': fetch.ca_file = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
+		case MV_OPT_CUSTOMISE:
+			if (mv_customise_getopt(&sets, c->name, longopts[idx].name, optarg) < 0)
+				return MV_EXIT_USAGE;
+			break;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -179,7 +187,7 @@ int mv_cmd_image(int argc, char **argv)
 		return mv_usage_error(c, "--size %s: expected a size such as 512M, 4G or 1GiB", size_text);
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], sets.v, sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);

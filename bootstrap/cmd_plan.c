@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "customise.h"
 #include "plan.h"
 #include "profile.h"
 #include "units.h"
@@ -57,14 +58,17 @@ int mv_cmd_plan(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"allow-unpinned", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
+		MV_CUSTOMISE_LONGOPTS
 		{NULL, 0, NULL, 0},
 	};
+	struct mv_sets sets = {0};
+	int idx = 0;
 	struct mv_plan_options o = {0};
 	int json = 0, targets = 0;
 	const char *size_text = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (opt) {
 		case 'i': o.target = MV_TARGET_IMAGE; o.path = optarg; targets++; break;
 		case 'd': o.target = MV_TARGET_DISK; o.path = optarg; targets++; break;
@@ -74,6 +78,10 @@ int mv_cmd_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'u': o.allow_unpinned = 1; break;
 		case 'h': mv_usage_command(c, stdout); return 0;
+		case MV_OPT_CUSTOMISE:
+			if (mv_customise_getopt(&sets, c->name, longopts[idx].name, optarg) < 0)
+				return MV_EXIT_USAGE;
+			break;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -91,7 +99,7 @@ int mv_cmd_plan(int argc, char **argv)
 		return MV_EXIT_USAGE;
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], sets.v, sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
