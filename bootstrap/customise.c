@@ -14,9 +14,9 @@
 #include <mbedtls/base64.h>
 
 static const struct {
-	const char *opt, *key;
+	const char *opt, *origin, *key;
 } options[] = {
-#define ROW_(opt, key, arg, help) {opt, key},
+#define ROW_(opt, key, arg, help) {opt, "--" opt, key},
 	MV_CUSTOMISE_OPTIONS(ROW_)
 #undef ROW_
 };
@@ -49,7 +49,7 @@ int mv_customise_getopt(struct mv_sets *sets, const char *cmd, const char *opt, 
 	struct mv_set *s = &sets->v[sets->n];
 	key = options[i].key;
 	if (key) {
-		*s = (struct mv_set){.origin = options[i].opt, .section = "Customise", .key = key, .value = arg};
+		*s = (struct mv_set){.origin = options[i].origin, .section = "Customise", .key = key, .value = arg};
 	} else {
 		/* SECTION.KEY=VALUE; a section may have a name ("Partition
 		 * root"), keys have no dots, so the last dot before '=' splits. */
@@ -277,7 +277,7 @@ static void check_keys(struct mv_profile *p, struct mv_report *rep)
 	for (size_t i = 0; i < c->ssh_key_file.n; i++) {
 		const struct mv_str *s = &c->ssh_key_file.v[i];
 		char *text = slurp(p, rep, s, "SSHKeyFile");
-		int line = 0, keys = 0;
+		int line = 0, keys = 0, bad = 0;
 		for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 			line++;
 			size_t n = strcspn(l, "\r\n");
@@ -287,6 +287,7 @@ static void check_keys(struct mv_profile *p, struct mv_report *rep)
 				continue;
 			if (mv_ssh_key_check(t, why, sizeof(why)) < 0) {
 				mv_error(rep, s->at, "SSHKeyFile=%s: line %d: %s", s->v, line, why);
+				bad++;
 				continue;
 			}
 			all = mv_printf(&p->arena, "%s%s\n", all, t);
@@ -294,7 +295,7 @@ static void check_keys(struct mv_profile *p, struct mv_report *rep)
 		}
 		if (text && !keys && !line)
 			mv_error(rep, s->at, "SSHKeyFile=%s: the file is empty: expected a public key (the .pub file)", s->v);
-		else if (text && !keys)
+		else if (text && !keys && !bad)
 			mv_error(rep, s->at, "SSHKeyFile=%s: no public key in the file", s->v);
 	}
 	c->ssh_keys = *all ? all : NULL;

@@ -197,13 +197,20 @@ static int authorize(struct mv_cust_run *r, const struct account *u)
 	return 0;
 }
 
-static int unlink_host_key(void *ctx, const char *name, mv_node node)
+/* The names first, unlinked after the walk: a directory is not changed
+ * while it is read. */
+struct names {
+	struct mv_arena *a;
+	MV_VEC(const char *) v;
+};
+
+static int host_key(void *ctx, const char *name, mv_node node)
 {
 	(void)node;
-	struct mv_cust_run *r = ctx;
-	if (strncmp(name, "ssh_host_", 9) != 0)
-		return 0;
-	return mv_fs_unlink(r->fs, mv_printf(r->a, "/etc/ssh/%s", name)) < 0 ? fs_fail(r) : 0;
+	struct names *n = ctx;
+	if (strncmp(name, "ssh_host_", 9) == 0)
+		*MV_PUSH(n->a, n->v) = mv_strdup(n->a, name);
+	return 0;
 }
 
 const char mv_cust_keygen_unit[] =
@@ -231,9 +238,12 @@ static int sshd(struct mv_cust_run *r)
 	const char *keep = r->c->ssh_host_keys.v;
 	if (keep && strcmp(keep, "keep") == 0)
 		return 0;
-	int rc = exists(r, "/etc/ssh") ? mv_fs_readdir(r->fs, "/etc/ssh", unlink_host_key, r) : 0;
-	if (rc < 0)
-		return r->err[0] ? -1 : fs_fail(r);
+	struct names keys = {.a = r->a};
+	if (exists(r, "/etc/ssh") && mv_fs_readdir(r->fs, "/etc/ssh", host_key, &keys) < 0)
+		return fs_fail(r);
+	for (size_t i = 0; i < keys.v.n; i++)
+		if (mv_fs_unlink(r->fs, mv_printf(r->a, "/etc/ssh/%s", keys.v.v[i])) < 0)
+			return fs_fail(r);
 	if (!on)
 		return 0; /* no systemd sshd: its own init script makes the keys */
 	const char *path = "/etc/systemd/system/" MV_CUST_KEYGEN_UNIT;
