@@ -63,14 +63,14 @@ int mv_customise_getopt(struct mv_sets *sets, const char *cmd, const char *opt, 
 				cmd, arg);
 			return -1;
 		}
-		/* The strings live as long as argv; only the two names are cut. */
-		char *section = strndup(arg, (size_t)(dot - arg));
-		char *k = strndup(dot + 1, (size_t)(eq - dot - 1));
-		if (!section || !k) {
-			free(section), free(k);
-			fprintf(stderr, "microvisor %s: out of memory\n", cmd);
+		/* The value lives as long as argv; the two names are cut out. */
+		char *section = sets->names[sets->n][0], *k = sets->names[sets->n][1];
+		if ((size_t)(dot - arg) >= sizeof(sets->names[0][0]) || (size_t)(eq - dot) > sizeof(sets->names[0][1])) {
+			fprintf(stderr, "microvisor %s: --set %s: the section or key name is too long\n", cmd, arg);
 			return -1;
 		}
+		snprintf(section, sizeof(sets->names[0][0]), "%.*s", (int)(dot - arg), arg);
+		snprintf(k, sizeof(sets->names[0][1]), "%.*s", (int)(eq - dot - 1), dot + 1);
 		*s = (struct mv_set){.origin = "--set", .section = section, .key = k, .value = eq + 1};
 	}
 	sets->n++;

@@ -60,6 +60,7 @@
 struct mv_sets {
 	struct mv_set v[MV_MAX_SETS];
 	size_t n;
+	char names[MV_MAX_SETS][2][128]; /* --set's SECTION and KEY, cut out */
 };
 
 /* getopt_long returned MV_OPT_CUSTOMISE for the long option `opt` (the
