@@ -371,8 +371,8 @@ static void check_network(struct mv_profile *p, struct mv_report *rep)
 		mv_error(rep, c->network.at, "Network=static: needs Address=ADDRESS/PREFIX");
 	if (net && strcmp(net, "static") != 0 && c->address.v)
 		mv_error(rep, c->address.at, "Address=%s: Network=%s says no static address", c->address.v, net);
-	if (c->interface.v && (!*c->interface.v || !in_set(c->interface.v, "*_.:-")))
-		mv_error(rep, c->interface.at, "Interface=%s: expected an interface name or a glob such as en*", c->interface.v);
+	if (c->interface.v && (!*c->interface.v || !in_set(c->interface.v, "*_.:- ")))
+		mv_error(rep, c->interface.at, "Interface=%s: expected interface names or globs such as en*, separated by spaces", c->interface.v);
 	const char *wi = c->wifi_interface.v;
 	if (wi && (!*wi || strlen(wi) > 15 || !in_set(wi, "_.-")))
 		mv_error(rep, c->wifi_interface.at, "WifiInterface=%s: expected an interface name (at most 15 of A-Za-z0-9_.-)", wi);

@@ -9,9 +9,10 @@
  *    the account not locked, so sshd still takes keys);
  *  - ~/.ssh 0700 and authorized_keys 0600, owned by the user (sshd's
  *    StrictModes refuses anything looser);
- *  - sshd enabled when the userland has its unit; host keys the userland
- *    brought are removed (every clone would share them) and made on first
- *    boot instead, unless SSHHostKeys=keep. */
+ *  - sshd enabled when keys are authorized and the userland has its unit;
+ *    host keys the userland brought are removed whenever a machine is
+ *    customised (every clone would share them) and made on first boot
+ *    instead, unless SSHHostKeys=keep. */
 #include "customise_int.h"
 
 #include <errno.h>
@@ -228,13 +229,30 @@ const char mv_cust_keygen_unit[] =
 	"[Install]\n"
 	"WantedBy=multi-user.target\n";
 
+static const char *unit_path(struct mv_cust_run *r, const char *unit)
+{
+	static const char *const dirs[] = {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"};
+	for (size_t i = 0; i < 3; i++) {
+		const char *p = mv_printf(r->a, "%s/%s", dirs[i], unit);
+		if (exists(r, p))
+			return p;
+	}
+	return NULL;
+}
+
 static int sshd(struct mv_cust_run *r)
 {
 	int on = mv_cust_enable(r, "ssh.service", NULL);
 	if (on == 0)
 		on = mv_cust_enable(r, "sshd.service", NULL);
-	if (on < 0)
-		return -1;
+	return on < 0 ? -1 : 0;
+}
+
+/* Whenever a machine is customised: the userland's host keys would be
+ * every clone's, so they go, and a systemd sshd gets them made on first
+ * boot (a userland's own sshd init script makes its own). */
+static int host_keys(struct mv_cust_run *r)
+{
 	const char *keep = r->c->ssh_host_keys.v;
 	if (keep && strcmp(keep, "keep") == 0)
 		return 0;
@@ -244,8 +262,8 @@ static int sshd(struct mv_cust_run *r)
 	for (size_t i = 0; i < keys.v.n; i++)
 		if (mv_fs_unlink(r->fs, mv_printf(r->a, "/etc/ssh/%s", keys.v.v[i])) < 0)
 			return fs_fail(r);
-	if (!on)
-		return 0; /* no systemd sshd: its own init script makes the keys */
+	if (!unit_path(r, "ssh.service") && !unit_path(r, "sshd.service"))
+		return 0;
 	const char *path = "/etc/systemd/system/" MV_CUST_KEYGEN_UNIT;
 	struct mv_meta m = meta_of(r, S_IFREG | 0644, 0, 0);
 	if (mv_fs_mkparents(r->fs, path, r->t) < 0 ||
@@ -267,6 +285,8 @@ int mv_cust_users(struct mv_cust_run *r)
 			return mv_cust_fail(r, "user %s: crypt(3) could not make a SHA-512 hash", name);
 		h = hash;
 	}
+	if (host_keys(r) < 0)
+		return -1;
 	if (!c->user.v && !h && !c->ssh_keys)
 		return 0;
 	struct account u = {.name = name, .home = "/root"};
@@ -318,13 +338,7 @@ int mv_cust_enable(struct mv_cust_run *r, const char *unit, const char *instance
 
 static int enable(struct mv_cust_run *r, const char *unit, const char *instance, int depth)
 {
-	static const char *const dirs[] = {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"};
-	const char *path = NULL;
-	for (size_t i = 0; i < 3 && !path; i++) {
-		const char *p = mv_printf(r->a, "%s/%s", dirs[i], unit);
-		if (exists(r, p))
-			path = p;
-	}
+	const char *path = unit_path(r, unit);
 	if (!path)
 		return 0;
 	char *text = text_of(r, path);

@@ -89,14 +89,15 @@ void mv_customise_plan(struct mv_plan *plan, const char *root, struct mv_report 
 		s = add(plan, root, "enable sshd as systemctl enable would (ssh.service, else sshd.service: its [Install] WantedBy= and Alias=)",
 			"/etc/systemd/system/multi-user.target.wants/ssh.service");
 		s->deferred = "when the userland has the unit";
-		if (c->ssh_host_keys.v && strcmp(c->ssh_host_keys.v, "keep") == 0) {
-			add(plan, root, "keep the userland's SSH host keys (SSHHostKeys=keep)", "/etc/ssh/ssh_host_*");
-		} else {
-			add(plan, root, "remove the userland's SSH host keys: no two machines share them", "/etc/ssh/ssh_host_*");
-			s = add(plan, root, "make the host keys on first boot (ssh-keygen -A), enabled", "/etc/systemd/system/" MV_CUST_KEYGEN_UNIT);
-			s->content = mv_cust_keygen_unit;
-			s->deferred = "when the userland has sshd's systemd unit";
-		}
+	}
+	if (c->ssh_host_keys.v && strcmp(c->ssh_host_keys.v, "keep") == 0) {
+		add(plan, root, "keep the userland's SSH host keys (SSHHostKeys=keep)", "/etc/ssh/ssh_host_*");
+	} else {
+		s = add(plan, root, "remove the userland's SSH host keys: no two machines share them", "/etc/ssh/ssh_host_*");
+		s->deferred = "when the userland has them";
+		s = add(plan, root, "make the host keys on first boot (ssh-keygen -A), enabled", "/etc/systemd/system/" MV_CUST_KEYGEN_UNIT);
+		s->content = mv_cust_keygen_unit;
+		s->deferred = "when the userland has sshd's systemd unit (ssh.service or sshd.service)";
 	}
 }
 

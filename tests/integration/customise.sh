@@ -130,6 +130,13 @@ expect_match "the wired connection takes DHCP" "$(dbg 'cat /etc/NetworkManager/s
 dbg 'ls /etc/systemd' | grep -q network && not_ok "no networkd files beside NetworkManager" "$(dbg 'ls /etc/systemd/network')" || ok "no networkd files beside NetworkManager"
 expect_match "no key given: ssh stays as the userland had it" "$(dbg 'ls -l /etc/systemd/system/multi-user.target.wants' | grep -c ssh.service)" '^0$'
 expect_match "root's password untouched without one" "$(dbg 'cat /etc/shadow')" '^root:\*:19000'
+dbg 'ls /etc/ssh' | grep -q ssh_host_ && not_ok "host keys go whenever a machine is customised" "$(dbg 'ls /etc/ssh')" ||
+	ok "host keys go whenever a machine is customised"
+expect_match "and are made on first boot" "$(dbg 'ls /etc/systemd/system/multi-user.target.wants')" 'microvisor-ssh-keygen.service'
+expect_exit "SSHHostKeys=keep" 0 "$MV" image -q "$U/fleet.conf" -o "$U/k.img" --set Customise.SSHHostKeys=keep --ssh-key "$U/key.pub"
+R="$U/k.img?offset=$(off "$U/k.img")"
+expect_match "SSHHostKeys=keep keeps the userland's host keys" "$(dbg 'ls /etc/ssh')" 'ssh_host_ed25519_key'
+dbg 'ls /etc/systemd/system' | grep -q microvisor-ssh-keygen && not_ok "no first-boot key unit when kept" "found" || ok "no first-boot key unit when kept"
 
 # The seed: each hostname its own UUIDs; the same hostname the same bytes.
 expect_exit "the same machine again" 0 "$MV" image -q "$U/fleet.conf" -o "$U/a2.img" "${custom[@]}"
