@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <mbedtls/base64.h>
 
@@ -230,8 +232,35 @@ static const char *path_of(struct mv_profile *p, const struct mv_str *s)
 
 /* The whole of a small file (a key, a password), NUL-terminated, in the
  * profile's arena; NULL after reporting. */
+/* "-" is standard input; on a terminal the line is asked for without
+ * echo, so a password need not sit in a file at all. */
+static char *ask(struct mv_profile *p, struct mv_report *rep, const struct mv_str *s, const char *key)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "%s: ", key);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	char *buf = mv_alloc(&p->arena, 1024);
+	int got = fgets(buf, 1024, stdin) != NULL;
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (!got) {
+		mv_error(rep, s->at, "%s=-: nothing on standard input", key);
+		return NULL;
+	}
+	return buf;
+}
+
 static char *slurp(struct mv_profile *p, struct mv_report *rep, const struct mv_str *s, const char *key)
 {
+	if (strcmp(s->v, "-") == 0)
+		return ask(p, rep, s, key);
 	const char *path = path_of(p, s);
 	FILE *f = fopen(path, "r");
 	if (!f) {

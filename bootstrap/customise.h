@@ -38,7 +38,7 @@
 	X("user", "User", "NAME", "add this user, in the admin group (sudo or wheel)")                       \
 	X("ssh-key", "SSHKeyFile", "FILE", "authorize FILE's public keys (the user's, else root's); enables sshd") \
 	X("password-hash", "PasswordHash", "HASH", "the user's password as a crypt(3) SHA-512 hash ($6$...)") \
-	X("password-file", "PasswordFile", "FILE", "the user's password, FILE's first line, stored hashed")   \
+	X("password-file", "PasswordFile", "FILE", "the user's password, FILE's first line (-: ask), stored hashed")   \
 	X("wifi-ssid", "WifiSSID", "SSID", "join this Wi-Fi network")                                         \
 	X("wifi-psk-file", "WifiPSKFile", "FILE", "its passphrase (8-63 characters), stored as the WPA key")  \
 	X("address", "Address", "IP/PREFIX", "a static address (else DHCP when a network is set)")          \

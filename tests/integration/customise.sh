@@ -148,6 +148,13 @@ fsid() { blkid -p -o value -s UUID -O "$(off "$1")" "$1"; }
 [ "$(fsid "$U/a.img")" != "$(fsid "$U/b.img")" ] && ok "and another filesystem UUID (blkid)" || not_ok "filesystem UUIDs differ" "$(fsid "$U/b.img")"
 expect_match "plan names the hostname as the seed's origin" "$("$MV" plan "$U/fleet.conf" --image x.img --hostname node-2)" 'from Name=fleet and hostname node-2'
 
+# The password asked for on standard input instead of a file.
+echo 'from stdin 7' | "$MV" image -q "$U/fleet.conf" -o "$U/s.img" --user bob --password-file - >"$TMP/out" 2>&1
+R="$U/s.img?offset=$(off "$U/s.img")"
+h=$(dbg 'cat /etc/shadow' | sed -n 's/^bob:\([^:]*\):.*/\1/p')
+[ -n "$h" ] && [ "$(mkpasswd -m sha-512 -S "$(cut -d'$' -f3 <<<"$h")" 'from stdin 7')" = "$h" ] &&
+	ok "--password-file - reads standard input (mkpasswd agrees)" || not_ok "--password-file -" "$h $(cat "$TMP/out")"
+
 # A user the userland has (root): only the password and keys change.
 expect_exit "root's password and key" 0 "$MV" image -q "$U/fleet.conf" -o "$U/r.img" --password-hash "$hash" --ssh-key "$U/key.pub"
 R="$U/r.img?offset=$(off "$U/r.img")"
