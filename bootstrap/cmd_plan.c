@@ -58,17 +58,15 @@ int mv_cmd_plan(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"allow-unpinned", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
-		MV_CUSTOMISE_LONGOPTS
 		{NULL, 0, NULL, 0},
 	};
-	struct mv_sets sets = {0};
-	int idx = 0;
+	struct mv_cli_options g = {.cmd = "plan"};
 	struct mv_plan_options o = {0};
 	int json = 0, targets = 0;
 	const char *size_text = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "h", longopts)) != -1) {
 		switch (opt) {
 		case 'i': o.target = MV_TARGET_IMAGE; o.path = optarg; targets++; break;
 		case 'd': o.target = MV_TARGET_DISK; o.path = optarg; targets++; break;
@@ -78,10 +76,7 @@ int mv_cmd_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'u': o.allow_unpinned = 1; break;
 		case 'h': mv_usage_command(c, stdout); return 0;
-		case MV_OPT_CUSTOMISE:
-			if (mv_customise_getopt(&sets, c->name, longopts[idx].name, optarg) < 0)
-				return MV_EXIT_USAGE;
-			break;
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -99,7 +94,7 @@ int mv_cmd_plan(int argc, char **argv)
 		return MV_EXIT_USAGE;
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load_with(argv[optind], sets.v, sets.n, &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);

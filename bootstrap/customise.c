@@ -79,6 +79,23 @@ int mv_customise_getopt(struct mv_sets *sets, const char *cmd, const char *opt, 
 	return 0;
 }
 
+int mv_customise_getopt_long(struct mv_cli_options *g, int argc, char **argv, const char *shortopts,
+			     const struct option *own)
+{
+	if (!g->all[0].name) {
+		size_t n = 0;
+		for (; own[n].name && n < MV_MAX_LONGOPTS - N_OPTIONS - 1; n++)
+			g->all[n] = own[n];
+		for (size_t i = 0; i < N_OPTIONS; i++)
+			g->all[n++] = (struct option){options[i].opt, required_argument, NULL, MV_OPT_CUSTOMISE};
+	}
+	int idx = 0, opt;
+	while ((opt = getopt_long(argc, argv, shortopts, g->all, &idx)) == MV_OPT_CUSTOMISE)
+		if (mv_customise_getopt(&g->sets, g->cmd, g->all[idx].name, optarg) < 0)
+			return MV_OPT_BAD;
+	return opt;
+}
+
 /* RFC 1123 labels, at most 63 characters in all: the kernel's hostname
  * holds 64 bytes with the NUL, and systemd-hostnamed refuses more. */
 int mv_hostname_check(const char *name, char *why, size_t len)

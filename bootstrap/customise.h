@@ -30,9 +30,12 @@
 #include "seed.h"
 
 /* The command-line options, one row each: option, [Customise] key (NULL:
- * --set, any section), argument, help. Commands put MV_CUSTOMISE_LONGOPTS
- * in their getopt_long table and MV_CUSTOMISE_HELP in their help text, and
- * hand every MV_OPT_CUSTOMISE to mv_customise_getopt. */
+ * --set, any section), argument, help. A command (image, plan, install,
+ * bootstrap) takes them all by calling mv_customise_getopt_long where it
+ * called getopt_long, returning 2 on MV_OPT_BAD, loading its profile with
+ * mv_profile_load_with(file, g.sets.v, g.sets.n, &rep), and putting
+ * MV_CUSTOMISE_HELP in its help text (cli.c). The plan's steps and the
+ * run's customise stage then follow from the profile. */
 #define MV_CUSTOMISE_OPTIONS(X)                                                                              \
 	X("hostname", "Hostname", "NAME", "the machine's hostname (also seeds its UUIDs)")                  \
 	X("user", "User", "NAME", "add this user, in the admin group (sudo or wheel)")                       \
@@ -49,9 +52,8 @@
 	X("keymap", "Keymap", "MAP", "KEYMAP in /etc/vconsole.conf, such as de")                            \
 	X("set", NULL, "SECTION.KEY=VALUE", "set any profile key, as if written at the profile's end")
 
-#define MV_OPT_CUSTOMISE 0x4d56
-#define MV_CUSTOMISE_LONGOPT_(opt, key, arg, help) {opt, required_argument, NULL, MV_OPT_CUSTOMISE},
-#define MV_CUSTOMISE_LONGOPTS MV_CUSTOMISE_OPTIONS(MV_CUSTOMISE_LONGOPT_)
+#define MV_OPT_CUSTOMISE 0x4d56 /* getopt_long's value for every row */
+#define MV_OPT_BAD 0x4d57       /* a customisation option was wrong (said) */
 #define MV_CUSTOMISE_HELP_(opt, key, arg, help) "  --" opt " " arg "\n                     " help "\n"
 #define MV_CUSTOMISE_HELP \
 	"Customisation (profiles/README.md, [Customise]):\n" MV_CUSTOMISE_OPTIONS(MV_CUSTOMISE_HELP_)
@@ -63,10 +65,22 @@ struct mv_sets {
 	char names[MV_MAX_SETS][2][128]; /* --set's SECTION and KEY, cut out */
 };
 
-/* getopt_long returned MV_OPT_CUSTOMISE for the long option `opt` (the
- * table's name at the returned index) with arg: records it in sets.
- * Returns 0, or -1 after printing "microvisor CMD: ..." (exit 2). */
+/* Records the long option `opt` (a row's name, without "--") with arg in
+ * sets. Returns 0, or -1 after printing "microvisor CMD: ..." (exit 2). */
 int mv_customise_getopt(struct mv_sets *sets, const char *cmd, const char *opt, const char *arg);
+
+#define MV_MAX_LONGOPTS 64
+struct mv_cli_options {
+	const char *cmd;                        /* "image", for messages */
+	struct option all[MV_MAX_LONGOPTS];     /* the command's, then ours */
+	struct mv_sets sets;                    /* what was given, in order */
+};
+/* getopt_long over the command's own long options plus the
+ * customisation's: returns the command's next option as getopt_long does
+ * (-1 at the end, '?' for an unknown one), having recorded every
+ * customisation option in g->sets on the way, or MV_OPT_BAD. */
+int mv_customise_getopt_long(struct mv_cli_options *g, int argc, char **argv, const char *shortopts,
+			     const struct option *own);
 
 /* Checks [Customise] and reads the files it names (profile loading calls
  * it); every problem is reported to rep. */

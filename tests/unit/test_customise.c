@@ -139,6 +139,28 @@ START_TEST(command_line_sets)
 }
 END_TEST
 
+START_TEST(getopt_long_mixes_options)
+{
+	static const struct option own[] = {{"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+	char *argv[] = {"image", "--hostname", "n1", "-o", "x.img", "--set", "Disk.Size=1G", "p.conf", NULL};
+	struct mv_cli_options g = {.cmd = "image"};
+	optind = 1;
+	int opt, outs = 0;
+	while ((opt = mv_customise_getopt_long(&g, 8, argv, "o:", own)) != -1) {
+		ck_assert_int_eq(opt, 'o');
+		ck_assert_str_eq(optarg, "x.img");
+		outs++;
+	}
+	ck_assert_int_eq(outs, 1);
+	ck_assert_int_eq(optind, 7);
+	ck_assert_uint_eq(g.sets.n, 2);
+	ck_assert_str_eq(g.sets.v[0].key, "Hostname");
+	ck_assert_str_eq(g.sets.v[1].section, "Disk");
+	ck_assert_str_eq(g.sets.v[1].key, "Size");
+	ck_assert_str_eq(g.sets.v[1].value, "1G");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("customise");
@@ -151,6 +173,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, wifi_key);
 	tcase_add_test(tc, profile_values);
 	tcase_add_test(tc, command_line_sets);
+	tcase_add_test(tc, getopt_long_mixes_options);
 	suite_add_tcase(s, tc);
 	return s;
 }
