@@ -143,12 +143,17 @@ static int add_user(struct mv_cust_run *r, struct account *u, const char *hash)
 	u->gid = gid;
 	u->home = mv_printf(r->a, "/home/%s", u->name);
 	const char *shell = exists(r, "/bin/bash") ? "/bin/bash" : "/bin/sh";
-	char *line = mv_printf(r->a, "%s:x:%lu:%lu::%s:%s\n", u->name, uid, gid, u->home, shell);
+	/* A userland without account files gets root's entries first, as
+	 * every passwd has them. */
+	int bare = !*passwd;
+	char *line = mv_printf(r->a, "%s%s:x:%lu:%lu::%s:%s\n", bare ? "root:x:0:0:root:/root:/bin/sh\n" : "", u->name,
+			       uid, gid, u->home, shell);
 	struct mv_meta pub = meta_of(r, S_IFREG | 0644, 0, 0), priv = meta_of(r, S_IFREG | 0600, 0, 0);
 	if (mv_fs_append_file(r->fs, "/etc/passwd", &pub, line) < 0)
 		return fs_fail(r);
 	/* The user's own group, then the admin group's member list. */
-	char *text = mv_printf(r->a, "%s%s%s:x:%lu:\n", group, *group && group[strlen(group) - 1] != '\n' ? "\n" : "", u->name, gid);
+	char *text = mv_printf(r->a, "%s%s%s:x:%lu:\n", *group ? group : "root:x:0:\n",
+			       *group && group[strlen(group) - 1] != '\n' ? "\n" : "", u->name, gid);
 	const char *admin = entry(text, "sudo", &len) ? "sudo" : entry(text, "wheel", &len) ? "wheel" : NULL;
 	if (admin) {
 		const char *l = entry(text, admin, &len);
@@ -159,7 +164,8 @@ static int add_user(struct mv_cust_run *r, struct account *u, const char *hash)
 		return -1;
 	/* No aging fields: an empty "last changed" would not force a change,
 	 * and 0 would. */
-	line = mv_printf(r->a, "%s:%s::0:99999:7:::\n", u->name, hash ? hash : "*");
+	line = mv_printf(r->a, "%s%s:%s::0:99999:7:::\n", bare && !*text_of(r, "/etc/shadow") ? "root:*::0:99999:7:::\n" : "",
+			 u->name, hash ? hash : "*");
 	if (mv_fs_append_file(r->fs, "/etc/shadow", &priv, line) < 0)
 		return fs_fail(r);
 	struct mv_meta home = meta_of(r, S_IFDIR | 0700, (uint32_t)uid, (uint32_t)gid);

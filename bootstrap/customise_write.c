@@ -163,6 +163,12 @@ static int hosts(struct mv_cust_run *r)
 
 static int link_localtime(struct mv_cust_run *r)
 {
+	/* A userland with a zone database must have the zone: a dangling
+	 * link would quietly mean UTC. One without (busybox) gets the link. */
+	const char *zone = mv_printf(r->a, "/usr/share/zoneinfo/%s", r->c->timezone.v);
+	if (exists(r->fs, "/usr/share/zoneinfo") && !exists(r->fs, zone))
+		return mv_cust_fail(r, "Timezone=%s: the userland's /usr/share/zoneinfo has no %s (is tzdata complete?)",
+				    r->c->timezone.v, r->c->timezone.v);
 	struct mv_meta m = {.mode = S_IFLNK | 0777, .mtime = r->t, .atime = r->t, .ctime = r->t};
 	const char *target = mv_printf(r->a, LOCALTIME_TARGET "%s", r->c->timezone.v);
 	if (mv_fs_mkparents(r->fs, "/etc/localtime", r->t) < 0 || mv_fs_symlink(r->fs, "/etc/localtime", target, &m) < 0)

@@ -182,6 +182,10 @@ printf '%064d\n' 0 >"$U/long"
 refuse "a PSK over 63 characters" "the passphrase has 64 characters" --wifi-ssid x --wifi-psk-file "$U/long"
 refuse "a password hash that is not SHA-512" "expected a crypt\(3\) SHA-512 hash" --password-hash '$1$abc$xyz'
 refuse "a bad --set" "expected SECTION.KEY=VALUE" --set Hostname=x
+rm -f "$U/bad.img"
+expect_exit "a zone the userland's tzdata lacks fails the run" 1 "$MV" image -q "$U/fleet.conf" -o "$U/bad.img" --timezone Mars/Olympus_Mons
+expect_match "and says which" "$ERR" "Timezone=Mars/Olympus_Mons: the userland's /usr/share/zoneinfo has no Mars/Olympus_Mons"
+[ -e "$U/bad.img" ] && not_ok "no image after a failed run" "exists" || ok "no image after a failed run"
 refuse "an unknown key through --set" "Hostnam=: unknown key in \[Customise\]; did you mean Hostname=" --set Customise.Hostnam=x
 
 # The Nix module, for a Nix-managed target: valid Nix, the same settings.
