@@ -34,6 +34,15 @@ printf '  microvisor image, customised   %6.3f s per image (10 in %.2f s, peak R
 printf '  microvisor image, uncustomised %6.3f s\n' "$one"
 printf '  cp --sparse=always of a built image (the golden-image floor, before editing it) %6.3f s\n' "$cp_s"
 printf '  ratio per image / copy: %.2f\n' "$(echo "scale=3; $per / ($cp_s + 0.001)" | bc)"
+ids() { # the disk GUID and every PARTUUID and filesystem UUID, as sfdisk and blkid read them
+	sfdisk --json "$1" | python3 -c 'import json,sys; t=json.load(sys.stdin)["partitiontable"]; print(t["id"]); [print(p["uuid"], p["start"]) for p in t["partitions"]]' |
+		while read -r id start; do
+			echo "$id"
+			[ -n "${start:-}" ] && blkid -p -o value -s UUID -O $((start * 512)) "$1"
+		done
+}
+for i in $(seq 1 10); do ids "$W/node-$i.img"; done >"$W/ids"
+printf '  identifiers across the ten images: %d, of which distinct: %d (sfdisk, blkid)\n' "$(wc -l <"$W/ids")" "$(sort -u "$W/ids" | wc -l)"
 echo "what node-1's and node-2's images share (cmp -l):"
 echo " default seed (Name= and hostname):"
 python3 tests/bench/diffranges.py "$W/node-1.img" "$W/node-2.img"
