@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../bootloader/bootloader.h"
+#include "customise.h"
 #include "seed.h"
 #include "units.h"
 
@@ -61,7 +62,8 @@ static void choose_seed(struct builder *b)
 		text = b->p->seed.v;
 		plan->seed_origin = mv_printf(&plan->arena, "[Disk] Seed=%s", text);
 	} else {
-		const char *host = plan->opt.hostname ? plan->opt.hostname : "";
+		const char *host = plan->opt.hostname ? plan->opt.hostname
+				 : b->p->custom.hostname.v ? b->p->custom.hostname.v : "";
 		text = mv_printf(&plan->arena, "%s\n%s", b->p->name.v, host);
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
@@ -703,6 +705,7 @@ struct mv_plan *mv_plan_build(const struct mv_profile *p, const struct mv_plan_o
 	stage_filesystems(&b);
 	stage_userland(&b);
 	stage_nix(&b);
+	mv_customise_plan(plan, target_root(&b), rep);
 	stage_bootloader(&b);
 	stage_files(&b);
 	stage_finalize(&b);

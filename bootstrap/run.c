@@ -14,6 +14,7 @@
 #include "../images/format.h"
 #include "../partition/table.h"
 #include "boot_install.h"
+#include "customise.h"
 #include "nix.h"
 #include "unpack.h"
 
@@ -353,6 +354,20 @@ static int nix(struct run *r)
 	return 0;
 }
 
+static int customise(struct run *r)
+{
+	if (!r->plan->profile->custom.any)
+		return 0;
+	struct mv_fs *fs = writer_of(r, "root");
+	if (!fs)
+		return fail(r, "customise: the root has no filesystem to customise");
+	stage(r, MV_STAGE_CUSTOMISE, r->plan->profile->custom.hostname.v ? r->plan->profile->custom.hostname.v : "the machine's settings");
+	char why[1024];
+	if (mv_customise_apply(r->plan, fs, why, sizeof(why)) < 0)
+		return fail(r, "customise: %s", why);
+	return 0;
+}
+
 static struct mv_fs *boot_writer(void *ctx, const char *partition)
 {
 	return writer_of(ctx, partition);
@@ -459,7 +474,7 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 	if (sources(&r) < 0)
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
-	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
+	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || customise(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
 	    finalize(&r) < 0)
 		goto out;
 	rc = 0;

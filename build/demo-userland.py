@@ -150,6 +150,7 @@ ROOT_FILES = {
     "etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sys /sys\nmount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null\nhostname -F /etc/hostname 2>/dev/null\n",
     "etc/init.d/demo": "#!/bin/sh\n# The demo's whole job: say it booted, which entry systemd-boot chose, and power off.\n"
                        "echo \"microvisor-demo: booted $(uname -r) on $(hostname); marker: $(cat /etc/microvisor-marker 2>/dev/null)\"\n"
+                       "for k in /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys; do [ -f \"$k\" ] && echo \"microvisor-demo: authorized key in $k: $(cat \"$k\")\"; done\n"
                        "v=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
                        "[ -e $v ] && echo \"microvisor-demo: LoaderEntrySelected=$(tail -c +5 $v | tr -d '\\000')\"\n"
                        "sync\npoweroff -f\n",
