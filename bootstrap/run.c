@@ -14,6 +14,7 @@
 #include "../images/format.h"
 #include "../partition/table.h"
 #include "boot_install.h"
+#include "handoff.h"
 #include "nix.h"
 #include "unpack.h"
 
@@ -65,11 +66,9 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no, or a prefix) is not available yet");
 		return -1;
 	}
-	if (p->flake.v && strchr(p->flake.v, ':')) {
-		snprintf(err, errlen, "recording a flake reference (Flake=%s) belongs to the handoff, not available yet", p->flake.v);
-		return -1;
-	}
-	if (strcmp(plan->handoff_mode, "none") != 0) {
+	/* Mode=chroot is microvisor install's, after the run (the plan
+	 * refuses it for images); Mode=exec is a prefix's. */
+	if (strcmp(plan->handoff_mode, "exec") == 0) {
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
@@ -404,6 +403,23 @@ static int files(struct run *r)
 	return 0;
 }
 
+/* Mode=firstboot's script and hook, after [Files] so that a userland
+ * file a Copy= replaced (an inittab, say) gets the hook. */
+static int handoff(struct run *r)
+{
+	if (strcmp(r->plan->handoff_mode, "firstboot") != 0)
+		return 0;
+	struct mv_fs *fs = writer_of(r, "root");
+	if (!fs)
+		return fail(r, "handoff: the root has no filesystem for the first-boot hook");
+	enum mv_init init;
+	char why[1024];
+	if (mv_handoff_install(r->plan, fs, &init, why, sizeof(why)) < 0)
+		return fail(r, "handoff: %s", why);
+	stage(r, MV_STAGE_HANDOFF, mv_init_name(init));
+	return 0;
+}
+
 static int finalize(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
@@ -460,7 +476,7 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
 	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
-	    finalize(&r) < 0)
+	    handoff(&r) < 0 || finalize(&r) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -36,7 +36,7 @@ EFI = {"amd64": "systemd-bootx64.efi", "arm64": "systemd-bootaa64.efi"}[arch]
 DTB_DIR = f"usr/lib/linux-image-{kver}/broadcom"
 APPLETS = ["sh", "mount", "umount", "switch_root", "sleep", "cat", "echo", "ls", "insmod", "hexdump",
            "dd", "sed", "poweroff", "reboot", "init", "mkdir", "grep", "tr", "readlink", "basename", "uname",
-           "hostname", "head", "sync", "mdev", "od"]
+           "hostname", "head", "sync", "mdev", "od", "rm", "tee"]
 
 def modinfo(path):
     data = open(path, "rb").read()
