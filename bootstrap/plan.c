@@ -6,6 +6,7 @@
 
 #include "../bootloader/bootloader.h"
 #include "handoff.h"
+#include "nix.h"
 #include "seed.h"
 #include "units.h"
 
@@ -284,6 +285,7 @@ static void collect_sources(struct builder *b)
 	for (size_t i = 0; i < p->userland.n; i++)
 		add_source(b, "userland", &p->userland.v[i]);
 	add_source(b, "nix", &p->nix_tarball);
+	add_source(b, "nix-closure", &p->nix_closure);
 	add_source(b, "loader", &p->loader);
 	add_source(b, "kernel", &p->kernel);
 	add_source(b, "initrd", &p->initrd);
@@ -371,8 +373,8 @@ static void stage_nix(struct builder *b)
 	const struct mv_profile *p = b->p;
 	const char *root = target_root(b);
 	if (!p->nix_tarball.location.v) {
-		if (p->flake.v || p->nix_config.n)
-			mv_error(b->rep, p->flake.v ? p->flake.at : p->nix_config.v[0].at,
+		if (p->flake.v || p->nix_config.n || p->nix_closure.location.v)
+			mv_error(b->rep, p->flake.v ? p->flake.at : p->nix_config.n ? p->nix_config.v[0].at : p->nix_closure.location.at,
 				 "[Nix] has settings but no Tarball= to seed Nix from");
 		return;
 	}
@@ -428,6 +430,19 @@ static void stage_nix(struct builder *b)
 		s->path = "/etc/systemd/system/nix-daemon.socket, /etc/systemd/system/nix-daemon.service, /etc/systemd/system/sockets.target.wants/nix-daemon.socket, /etc/systemd/system/multi-user.target.wants/nix-daemon.service, /nix/var/nix/daemon-socket";
 		s->from = mv_printf(&plan->arena, "%s/lib/systemd/system/", store_path);
 		s->deferred = store_rule;
+	}
+	if (p->nix_closure.location.v) {
+		s = step(b, MV_STAGE_NIX, "unpack the closure's store/ into /nix/store in canonical form, after its registration passed the .reginfo checks");
+		s->partition = root;
+		s->path = "/nix/store";
+		s->from = p->nix_closure.location.v;
+		s = step(b, MV_STAGE_NIX, "append its registration (registration or .reginfo) for nix-store --load-db");
+		s->partition = root;
+		s->path = plan->opt.target == MV_TARGET_PREFIX ? "/nix/.reginfo" : "/nix-path-registration";
+		s = step(b, MV_STAGE_NIX, "keep each of its roots (a path no other registered path refers to) from garbage collection");
+		s->partition = root;
+		s->path = MV_NIX_GCROOTS "/<HASH-NAME> -> /nix/store/<HASH-NAME>";
+		s->deferred = "the closure's registration";
 	}
 	if (p->flake.v) {
 		/* A flake reference (github:..., path:...) has a colon; a local

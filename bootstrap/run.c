@@ -187,10 +187,18 @@ static int measure(const struct mv_plan *plan, char **paths, struct content *c, 
 		const struct mv_plan_source *s = &plan->sources.v[i];
 		/* The Nix tarball lands in the root too: counting its scripts
 		 * as well only adds a few spare inodes. */
-		if ((strcmp(s->role, "userland") != 0 && strcmp(s->role, "nix") != 0) || into < 0)
+		if ((strcmp(s->role, "userland") != 0 && strncmp(s->role, "nix", 3) != 0) || into < 0)
 			continue;
 		struct mv_unpack_stats st;
 		char why[512];
+		struct stat hs;
+		if (stat(paths[i], &hs) == 0 && S_ISDIR(hs.st_mode)) { /* a closure directory */
+			if (count_host(AT_FDCWD, paths[i], &c[into], 0) != 0) {
+				snprintf(err, errlen, "survey: %s: %s", s->location, strerror(errno));
+				return -1;
+			}
+			continue;
+		}
 		if (mv_unpack_survey(paths[i], s->strip, &st, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "survey: %s", why);
 			return -1;
@@ -338,7 +346,8 @@ static int nix(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
 	for (size_t i = 0; i < plan->sources.n; i++) {
-		if (strcmp(plan->sources.v[i].role, "nix") != 0)
+		int closure = strcmp(plan->sources.v[i].role, "nix-closure") == 0;
+		if (strcmp(plan->sources.v[i].role, "nix") != 0 && !closure)
 			continue;
 		struct mv_fs *fs = writer_of(r, "root");
 		if (!fs)
@@ -346,7 +355,8 @@ static int nix(struct run *r)
 		stage(r, MV_STAGE_NIX, plan->sources.v[i].location);
 		struct mv_nix_env env = {.plan = plan, .root = fs, .tarball = r->paths[i]};
 		char why[1024];
-		if (mv_nix_seed(&env, why, sizeof(why)) < 0)
+		if (closure ? mv_nix_seed_closure(&env, r->paths[i], plan->sources.v[i].location, why, sizeof(why)) < 0
+			    : mv_nix_seed(&env, why, sizeof(why)) < 0)
 			return fail(r, "nix: %s", why);
 	}
 	return 0;
