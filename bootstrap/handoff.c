@@ -1,11 +1,12 @@
 #include "handoff.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "report.h"
 
 #define REGISTRATION "/nix-path-registration"
 #define NIX_BIN "/nix/var/nix/profiles/default/bin"
@@ -20,16 +21,6 @@ static const char *const init_names[MV_INIT_COUNT] = {
 const char *mv_init_name(enum mv_init i)
 {
 	return init_names[i];
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 /* Whether the plan seeds a Nix store (and so leaves a registration). */
@@ -227,10 +218,10 @@ int mv_handoff_init(struct mv_fs *root, enum mv_init *out, char *why, size_t why
 	else if (strcmp(init, "busybox") == 0 && exists(root, MV_HANDOFF_INITTAB))
 		*out = MV_INIT_BUSYBOX;
 	else if (strcmp(init, "busybox") == 0)
-		return fail(why, whylen, "the userland's /sbin/init is busybox but it has no /etc/inittab (busybox then uses "
+		return mv_errf(why, whylen, "the userland's /sbin/init is busybox but it has no /etc/inittab (busybox then uses "
 			    "its built-in one, which a hook line would replace): add one with [Files] Copy=");
 	else
-		return fail(why, whylen, "cannot tell the userland's init (/sbin/init %s%s): Mode=firstboot needs systemd, "
+		return mv_errf(why, whylen, "cannot tell the userland's init (/sbin/init %s%s): Mode=firstboot needs systemd, "
 			    "OpenRC (/sbin/openrc) or busybox init with /etc/inittab",
 			    *init ? "leads to " : "is missing", init);
 	return 0;
@@ -245,7 +236,7 @@ struct writer {
 
 static int written(struct writer *w, int rc)
 {
-	return rc < 0 ? fail(w->err, w->errlen, "%s", w->fs->err) : 0;
+	return rc < 0 ? mv_errf(w->err, w->errlen, "%s", w->fs->err) : 0;
 }
 
 static int file(struct writer *w, const char *path, uint32_t mode, const char *text)
@@ -279,12 +270,12 @@ static int hook(struct writer *w, enum mv_init init, const struct mv_handoff_tex
 		if (file(w, MV_HANDOFF_LOCALD, 0755, t->locald) < 0)
 			return -1;
 		if (!exists(w->fs, "/etc/init.d/local"))
-			return fail(w->err, w->errlen, "the OpenRC userland has no /etc/init.d/local to run " MV_HANDOFF_LOCALD);
+			return mv_errf(w->err, w->errlen, "the OpenRC userland has no /etc/init.d/local to run " MV_HANDOFF_LOCALD);
 		return exists(w->fs, MV_HANDOFF_LOCAL_LINK) ? 0 : symlink_at(w, MV_HANDOFF_LOCAL_LINK, "/etc/init.d/local");
 	case MV_INIT_BUSYBOX:
 		return written(w, mv_fs_append_file(w->fs, MV_HANDOFF_INITTAB, &m, MV_HANDOFF_INITTAB_LINE "\n"));
 	default:
-		return fail(w->err, w->errlen, "no hook for this init");
+		return mv_errf(w->err, w->errlen, "no hook for this init");
 	}
 }
 
@@ -294,7 +285,7 @@ int mv_handoff_install(const struct mv_plan *plan, struct mv_fs *root, enum mv_i
 		return 0;
 	char why[512];
 	if (mv_handoff_init(root, init, why, sizeof(why)) < 0)
-		return fail(err, errlen, "Mode=firstboot: %s", why);
+		return mv_errf(err, errlen, "Mode=firstboot: %s", why);
 	struct mv_arena a = {0};
 	struct mv_handoff_texts t;
 	mv_handoff_texts(&a, plan, &t);

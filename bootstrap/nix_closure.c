@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +12,13 @@
 
 #include "../images/copy.h"
 #include "../images/dir.h"
+#include "report.h"
 #include "unpack.h"
 
 #define REGISTRATION "/nix-path-registration"
 #define MAX_TEXT (256u << 20) /* a system closure's registration is a few MiB */
 
 static const char *const reg_names[] = {"registration", ".reginfo"};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 struct closure {
 	const struct mv_nix_env *env;
@@ -89,12 +79,12 @@ static int find_dir_top(struct closure *c)
 			char p[4400];
 			snprintf(p, sizeof(p), "%s/%s", c->top, reg_names[i]);
 			if (host_read(p, &c->reginfo) < 0)
-				return fail(c->err, c->errlen, "Closure=%s: %s: %s", c->location, p, strerror(errno));
+				return mv_errf(c->err, c->errlen, "Closure=%s: %s: %s", c->location, p, strerror(errno));
 			if (c->reginfo)
 				return 0;
 		}
 	}
-	return fail(c->err, c->errlen, "Closure=%s: no registration (a file named registration or .reginfo beside store/) at its top or in its one subdirectory",
+	return mv_errf(c->err, c->errlen, "Closure=%s: no registration (a file named registration or .reginfo beside store/) at its top or in its one subdirectory",
 		    c->location);
 }
 
@@ -112,7 +102,7 @@ static int find_archive_top(struct closure *c)
 		if (c->reginfo)
 			return 0;
 	}
-	return fail(c->err, c->errlen, "Closure=%s: no registration (a member named registration or .reginfo beside store/) at its top or in its one top directory",
+	return mv_errf(c->err, c->errlen, "Closure=%s: no registration (a member named registration or .reginfo beside store/) at its top or in its one top directory",
 		    c->location);
 }
 
@@ -135,20 +125,20 @@ static int canon_node(struct walk *w, mv_node node, const char *name)
 {
 	struct mv_stat st;
 	if (w->fs->ops->getattr(w->fs, node, &st) < 0)
-		return fail(w->err, w->errlen, "%s: %s", name, w->fs->err);
+		return mv_errf(w->err, w->errlen, "%s: %s", name, w->fs->err);
 	struct mv_meta m = {.mode = st.mode};
 	if (mv_nix_canonical(&m, name, w->err, w->errlen) < 0)
 		return -1;
 	if (S_ISDIR(st.mode)) {
 		if (++w->depth > 256)
-			return fail(w->err, w->errlen, "%s: nested too deep", name);
+			return mv_errf(w->err, w->errlen, "%s: nested too deep", name);
 		int rc = w->fs->ops->readdir(w->fs, node, canon_child, w);
 		w->depth--;
 		if (rc)
 			return -1;
 	}
 	if (w->fs->ops->setattr(w->fs, node, &m) < 0)
-		return fail(w->err, w->errlen, "%s: %s", name, w->fs->err);
+		return mv_errf(w->err, w->errlen, "%s: %s", name, w->fs->err);
 	return 0;
 }
 
@@ -161,10 +151,10 @@ static int copy_dir_store(struct closure *c)
 	struct mv_dir_options dopt = {0};
 	struct mv_fs *src = mv_dir_open(store, &dopt, why, sizeof(why));
 	if (!src)
-		return fail(c->err, c->errlen, "Closure=%s: %s", c->location, why);
+		return mv_errf(c->err, c->errlen, "Closure=%s: %s", c->location, why);
 	DIR *d = opendir(store);
 	struct dirent *e;
-	int rc = d ? 0 : fail(c->err, c->errlen, "Closure=%s: %s: %s", c->location, store, strerror(errno));
+	int rc = d ? 0 : mv_errf(c->err, c->errlen, "Closure=%s: %s: %s", c->location, store, strerror(errno));
 	struct mv_copy_options o = {.mode = -1, .uid = 0, .gid = 0, .mtime = 1};
 	while (rc == 0 && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -174,9 +164,9 @@ static int copy_dir_store(struct closure *c)
 		mv_node node;
 		struct walk w = {.fs = dst, .err = c->err, .errlen = c->errlen};
 		if (mv_copy(src, e->d_name, dst, to, &o) < 0)
-			rc = fail(c->err, c->errlen, "Closure=%s: %s", c->location, dst->err[0] ? dst->err : src->err);
+			rc = mv_errf(c->err, c->errlen, "Closure=%s: %s", c->location, dst->err[0] ? dst->err : src->err);
 		else if (mv_fs_lookup(dst, to, MV_FS_NOFOLLOW, &node) < 0)
-			rc = fail(c->err, c->errlen, "Closure=%s: %s", c->location, dst->err);
+			rc = mv_errf(c->err, c->errlen, "Closure=%s: %s", c->location, dst->err);
 		else
 			rc = canon_node(&w, node, to);
 	}
@@ -227,7 +217,7 @@ static int gcroots(struct closure *c)
 	struct mv_meta dir = {.mode = S_IFDIR | 0755, .mtime = t, .atime = t, .ctime = t};
 	struct mv_meta lnk = {.mode = S_IFLNK | 0777, .mtime = t, .atime = t, .ctime = t};
 	if (mv_fs_mkparents(fs, MV_NIX_GCROOTS, t) < 0 || mv_fs_mkdir(fs, MV_NIX_GCROOTS, &dir) < 0) {
-		rc = fail(c->err, c->errlen, "%s", fs->err);
+		rc = mv_errf(c->err, c->errlen, "%s", fs->err);
 		goto out;
 	}
 	/* The record starts again from the top: the first line of each. */
@@ -256,11 +246,11 @@ static int gcroots(struct closure *c)
 		char at[4400];
 		snprintf(at, sizeof(at), MV_NIX_GCROOTS "/%s", line + strlen("/nix/store/"));
 		if (mv_fs_symlink(fs, at, line, &lnk) < 0)
-			rc = fail(c->err, c->errlen, "%s", fs->err);
+			rc = mv_errf(c->err, c->errlen, "%s", fs->err);
 	}
 	goto out;
 oom:
-	fail(c->err, c->errlen, "out of memory");
+	mv_errf(c->err, c->errlen, "out of memory");
 out:
 	free(refs);
 	free(text);
@@ -273,14 +263,14 @@ int mv_nix_seed_closure(const struct mv_nix_env *env, const char *closure, const
 	struct closure c = {.env = env, .path = closure, .location = location, .err = err, .errlen = errlen};
 	struct stat st;
 	if (stat(closure, &st) < 0)
-		return fail(err, errlen, "Closure=%s: %s: %s", location, closure, strerror(errno));
+		return mv_errf(err, errlen, "Closure=%s: %s: %s", location, closure, strerror(errno));
 	c.is_dir = S_ISDIR(st.st_mode);
 	char why[600];
 	int rc = -1;
 	if ((c.is_dir ? find_dir_top(&c) : find_archive_top(&c)) < 0)
 		goto out;
 	if (mv_nix_check_reginfo(c.reginfo, why, sizeof(why)) < 0) {
-		fail(err, errlen, "Closure=%s: %s", location, why);
+		mv_errf(err, errlen, "Closure=%s: %s", location, why);
 		goto out;
 	}
 	struct mv_unpack_options o = {.strip = c.strip, .parent_mtime = 1, .rewrite = mv_nix_store_member};
@@ -292,7 +282,7 @@ int mv_nix_seed_closure(const struct mv_nix_env *env, const char *closure, const
 	int64_t t = env->plan->opt.timestamp;
 	struct mv_meta m = {.mode = S_IFREG | 0644, .mtime = t, .atime = t, .ctime = t};
 	if (mv_fs_append_file(env->root, REGISTRATION, &m, c.reginfo) < 0) {
-		fail(err, errlen, "%s", env->root->err);
+		mv_errf(err, errlen, "%s", env->root->err);
 		goto out;
 	}
 	rc = gcroots(&c);

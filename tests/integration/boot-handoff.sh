@@ -26,10 +26,7 @@ CONF
 boot() { # boot IMAGE LOG: until the demo's own line (it powers off right after)
 	bash tests/boot/qemu.sh uefi-x86_64 "$1" 'microvisor-demo: booted' 150 "$2" >/dev/null 2>&1
 }
-root_of() { # the root filesystem of an image, for debugfs
-	echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"
-}
-dbg() { debugfs -R "$2" "$(root_of "$1")" 2>/dev/null </dev/null; }
+dbg() { dbg_root "$@"; }
 
 profile ok "printf 'handoff-ran-%s\\n' $nonce"
 expect_exit "image with Mode=firstboot" 0 "$MV" image -q "$TMP/ok.conf" -o "$TMP/ok.img"

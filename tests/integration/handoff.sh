@@ -30,16 +30,7 @@ userland() {
 	tar --owner=0 --group=0 --numeric-owner -C "$d" -cf "$U/$1.tar" .
 }
 profile() { # profile NAME USERLAND MODE COMMAND [EXTRA-NIX-LINES]
-	cat >"$U/$1.conf" <<CONF
-[Profile]
-Name=$1
-Architecture=x86_64
-[Partition esp]
-Type=esp
-Size=64M
-[Partition root]
-Type=root
-Size=128M
+	{ disk_conf "$1" && cat <<CONF; } >"$U/$1.conf"
 [Userland]
 Source=$2.tar
 [Handoff]
@@ -48,8 +39,7 @@ Command=$4
 ${5:-}
 CONF
 }
-root_fs() { echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"; }
-dbg() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }
+dbg() { dbg_root "$@"; }
 for u in systemd openrc busybox noinittab unknown; do userland $u; done
 
 # systemd, with Nix and a flake reference.

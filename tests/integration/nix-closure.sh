@@ -35,23 +35,13 @@ chmod -R u+w "$U/closure/store"
 tar --owner=1000 --group=1000 -C "$U" -cJf "$U/closure.tar.xz" closure
 
 profile() { # NAME CLOSURE
-	cat >"$U/$1.conf" <<CONF
-[Profile]
-Name=$1
-Architecture=x86_64
-[Partition esp]
-Type=esp
-Size=64M
-[Partition root]
-Type=root
-Size=128M
+	{ disk_conf "$1" && cat <<CONF; } >"$U/$1.conf"
 [Nix]
 Tarball=nix.tar.xz
 Closure=$2
 CONF
 }
-root_fs() { echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"; }
-dbg() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }
+dbg() { dbg_root "$@"; }
 
 for kind in dir tar; do
 	[ $kind = dir ] && src=closure || src=closure.tar.xz
