@@ -5,7 +5,10 @@
 # the script behind it is the one `plan` shows. First boot: the command
 # runs and prints a marker, the hook removes itself. Second boot of the
 # same disk: the command does not run. A command that fails keeps its hook
-# and runs again on the next boot.
+# and runs again on the next boot. With Nix (Debian's own nix-store,
+# bundled into a miniature tarball by tests/fixtures/mknixtar.sh), the
+# hand-off loads the registration in the guest, and the host's nix-store
+# then reads the database the guest wrote.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
@@ -13,7 +16,7 @@ bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo ass
 nonce=$RANDOM$RANDOM
 # The marker the command prints differs from its own text (%s), so the
 # script's "running: ..." line cannot pass for it.
-profile() { # profile NAME COMMAND
+profile() { # profile NAME COMMAND [MORE-SECTIONS]
 	cat >"$TMP/$1.conf" <<CONF
 [Profile]
 Include=$ROOT/profiles/demo.conf
@@ -21,6 +24,7 @@ Include=$ROOT/profiles/demo.conf
 [Handoff]
 Mode=firstboot
 Command=$2
+${3:-}
 CONF
 }
 boot() { # boot IMAGE LOG: until the demo's own line (it powers off right after)
@@ -68,3 +72,33 @@ expect_match "a failing command says so" "$(tr -d '\r' <"$TMP/f1.log")" 'the com
 [ "$(cat "$TMP/f1.log" "$TMP/f2.log" | tr -d '\r' | grep -c "^handoff-tried-$nonce\$")" = 2 ] &&
 	ok "a failing command runs again on the next boot" || not_ok "a failing command runs again on the next boot" "$(grep -h handoff "$TMP/f1.log" "$TMP/f2.log")"
 expect_match "... and its hook stays" "$(dbg "$TMP/fail.img" 'cat /etc/inittab' | tail -1)" '^::sysinit:/etc/microvisor/handoff$'
+
+# With Nix: the guest's nix-store loads /nix-path-registration, then the
+# command queries the database it made.
+if command -v nix-store >/dev/null && tests/fixtures/mknixtar.sh "$TMP/nix.tar" real >"$TMP/nixpaths" 2>"$TMP/mknix.err"; then
+	NIXP=$(sed -n 1p "$TMP/nixpaths") CFGP=$(sed -n 2p "$TMP/nixpaths")
+	profile nix "printf 'handoff-nix-%s\\n' $nonce; nix-store -qR $CFGP" "[Nix]
+Tarball=$TMP/nix.tar"
+	expect_exit "image with Nix and Mode=firstboot" 0 "$MV" image -q "$TMP/nix.conf" -o "$TMP/nix.img"
+	export NIX_CONF_DIR="$TMP/nixconf" HOME="$TMP/home"
+	mkdir -p "$NIX_CONF_DIR" "$HOME" && echo 'build-users-group =' >"$NIX_CONF_DIR/nix.conf"
+	# The judge can fail: before the boot there is no database to read.
+	mkdir -p "$TMP/R0" && dbg "$TMP/nix.img" "rdump /nix $TMP/R0" >/dev/null && chmod -R u+w "$TMP/R0"
+	nix-store --store "$TMP/R0" -qR "$CFGP" >/dev/null 2>&1 && not_ok "before the boot, Nix has no registration" "-qR answered" ||
+		ok "before the boot, Nix has no registration"
+	boot "$TMP/nix.img" "$TMP/nix.log"
+	log=$(tr -d '\r' <"$TMP/nix.log")
+	expect_match "first boot: the hand-off loads the registration" "$log" 'microvisor-handoff: loading the Nix registration: nix-store --load-db < /nix-path-registration'
+	expect_match "first boot: the command ran" "$log" "^handoff-nix-$nonce\$"
+	expect_match "first boot: the guest's nix-store -qR lists the closure" "$log" "^$NIXP\$"
+	expect_match "first boot: the hook removed itself" "$log" 'microvisor-handoff: done: the boot hook is removed'
+	dbg "$TMP/nix.img" 'stat /var/lib/microvisor/nix-registration-loaded' | grep -q '^Inode:' &&
+		ok "the registration is recorded as loaded" || not_ok "the registration is recorded as loaded" "no stamp"
+	mkdir -p "$TMP/R" && dbg "$TMP/nix.img" "rdump /nix $TMP/R" >/dev/null && chmod -R u+w "$TMP/R"
+	expect_match "the host's nix-store reads the closure from the database the guest wrote" \
+		"$(nix-store --store "$TMP/R" -qR "$CFGP" 2>&1 | sort | tr '\n' ' ')" "^($NIXP $CFGP|$CFGP $NIXP) \$"
+	nix-store --store "$TMP/R" --verify --check-contents >"$TMP/verify" 2>&1 && ! grep -Eqi 'modified|missing|invalid|error' "$TMP/verify" &&
+		ok "nix-store --verify --check-contents is clean after the guest's load" || not_ok "--verify --check-contents" "$(cat "$TMP/verify")"
+else
+	not_ok "the Nix tarball with Debian's nix is made" "$(cat "$TMP/mknix.err" 2>/dev/null || echo 'nix-store missing')"
+fi
