@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "report.h"
 
@@ -277,6 +278,39 @@ static int hook(struct writer *w, enum mv_init init, const struct mv_handoff_tex
 	default:
 		return mv_errf(w->err, w->errlen, "no hook for this init");
 	}
+}
+
+int mv_handoff_check(const struct mv_plan *plan, char *err, size_t errlen)
+{
+	if (strcmp(plan->handoff_mode, "firstboot") != 0 || access("/bin/sh", X_OK) != 0)
+		return 0;
+	char path[] = "/tmp/microvisor-handoff-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return 0; /* no place to check: the boot will tell */
+	struct mv_arena a = {0};
+	struct mv_handoff_texts t;
+	mv_handoff_texts(&a, plan, &t);
+	size_t len = strlen(t.script);
+	int wrote = write(fd, t.script, len) == (ssize_t)len;
+	close(fd);
+	mv_arena_free(&a);
+	char cmd[128], said[512] = "";
+	snprintf(cmd, sizeof(cmd), "/bin/sh -n %s 2>&1", path);
+	FILE *sh = wrote ? popen(cmd, "r") : NULL;
+	size_t n = sh ? fread(said, 1, sizeof(said) - 1, sh) : 0;
+	int status = sh ? pclose(sh) : 0;
+	unlink(path);
+	said[n] = '\0';
+	said[strcspn(said, "\n")] = '\0';
+	if (status == 0)
+		return 0;
+	/* dash says "FILE: LINE: what": the temporary name means nothing here */
+	const char *words = strncmp(said, path, strlen(path)) == 0 ? said + strlen(path) + (said[strlen(path)] == ':') : said;
+	words += strspn(words, " ");
+	const struct mv_str *c = &plan->profile->handoff_command;
+	return mv_errf(err, errlen, "%s:%d: Command=%s: the hand-off script it makes does not parse (/bin/sh -n, line %s)",
+		       c->at.file ? c->at.file : "profile", c->at.line, c->v, words);
 }
 
 int mv_handoff_install(const struct mv_plan *plan, struct mv_fs *root, enum mv_init *init, char *err, size_t errlen)

@@ -65,6 +65,12 @@ void mv_handoff_texts(struct mv_arena *a, const struct mv_plan *plan, struct mv_
 /* The userland's init (MV_HANDOFF_INIT_RULE); -1 with why when none fits. */
 int mv_handoff_init(struct mv_fs *root, enum mv_init *out, char *why, size_t whylen);
 
+/* Mode=firstboot: whether the build host's /bin/sh can parse the script
+ * (`sh -n`), so a Command= with, say, an unbalanced quote is refused now
+ * rather than failing at every boot. 0 (also when the host has no
+ * /bin/sh), or -1 with err naming the profile line and the shell's words. */
+int mv_handoff_check(const struct mv_plan *plan, char *err, size_t errlen);
+
 /* Mode=firstboot into the root filesystem: the script and the hook of the
  * userland's init. Returns 0 (also for other modes: nothing to write), or
  * -1 with err. *init says which hook was written. */

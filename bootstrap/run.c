@@ -72,6 +72,8 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
+	if (mv_handoff_check(plan, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < plan->parts.n; i++) {
 		const struct mv_plan_partition *pp = &plan->parts.v[i];
 		for (size_t j = 0; is_auto(pp) && j < plan->boot_files.n; j++)

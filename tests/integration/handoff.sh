@@ -139,3 +139,9 @@ expect_match "Mode=none prints the exact command" "$OUT" \
 [ -z "$(dbg "$U/no.img" 'cat /etc/microvisor/handoff')" ] && ok "Mode=none writes no hook" || not_ok "Mode=none writes no hook" "a script"
 expect_match "plan shows the same command" "$("$MV" plan "$U/no.conf" --image x.img)" \
 	'^Handoff: none: export PATH=/nix/var/nix/profiles/default/bin:\$PATH; nix-store --load-db'
+
+# A command the shell cannot parse is refused before anything is written.
+profile quote busybox firstboot "echo 'unbalanced"
+expect_exit "a Command= the shell cannot parse is refused" 2 "$MV" image -q "$U/quote.conf" -o "$U/x.img"
+expect_match "... naming its line and the shell's words" "$ERR" "quote.conf:14: Command=echo 'unbalanced: the hand-off script it makes does not parse \(/bin/sh -n, line .+\)"
+[ ! -e "$U/x.img" ] && ok "... and leaves no image" || not_ok "... and leaves no image" "x.img exists"
