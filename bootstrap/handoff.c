@@ -4,8 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "report.h"
 
@@ -284,30 +288,38 @@ int mv_handoff_check(const struct mv_plan *plan, char *err, size_t errlen)
 {
 	if (strcmp(plan->handoff_mode, "firstboot") != 0 || access("/bin/sh", X_OK) != 0)
 		return 0;
-	char path[] = "/tmp/microvisor-handoff-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return 0; /* no place to check: the boot will tell */
 	struct mv_arena a = {0};
 	struct mv_handoff_texts t;
 	mv_handoff_texts(&a, plan, &t);
-	size_t len = strlen(t.script);
-	int wrote = write(fd, t.script, len) == (ssize_t)len;
-	close(fd);
+	/* sh -n -c SCRIPT, its complaint read from a pipe: no file written. */
+	int fds[2];
+	char said[512] = "";
+	int status = 0;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	if (pipe(fds) == 0) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+		posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+		posix_spawn_file_actions_addclose(&fa, fds[0]);
+		char *argv[] = {"sh", "-n", "-c", (char *)t.script, NULL};
+		int spawned = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0;
+		posix_spawn_file_actions_destroy(&fa);
+		close(fds[1]);
+		ssize_t n = 0, got;
+		while ((got = read(fds[0], said + n, sizeof(said) - 1 - (size_t)n)) > 0 && (size_t)(n += got) < sizeof(said) - 1)
+			;
+		said[n] = '\0';
+		close(fds[0]);
+		if (spawned && waitpid(pid, &status, 0) < 0)
+			status = 0;
+	}
 	mv_arena_free(&a);
-	char cmd[128], said[512] = "";
-	snprintf(cmd, sizeof(cmd), "/bin/sh -n %s 2>&1", path);
-	FILE *sh = wrote ? popen(cmd, "r") : NULL;
-	size_t n = sh ? fread(said, 1, sizeof(said) - 1, sh) : 0;
-	int status = sh ? pclose(sh) : 0;
-	unlink(path);
-	said[n] = '\0';
-	said[strcspn(said, "\n")] = '\0';
 	if (status == 0)
 		return 0;
-	/* dash says "FILE: LINE: what": the temporary name means nothing here */
-	const char *words = strncmp(said, path, strlen(path)) == 0 ? said + strlen(path) + (said[strlen(path)] == ':') : said;
-	words += strspn(words, " ");
+	said[strcspn(said, "\n")] = '\0';
+	/* dash says "sh: LINE: what" */
+	const char *words = strncmp(said, "sh: ", 4) == 0 ? said + 4 : said;
 	const struct mv_str *c = &plan->profile->handoff_command;
 	return mv_errf(err, errlen, "%s:%d: Command=%s: the hand-off script it makes does not parse (/bin/sh -n, line %s)",
 		       c->at.file ? c->at.file : "profile", c->at.line, c->v, words);
