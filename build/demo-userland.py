@@ -152,7 +152,7 @@ ROOT_FILES = {
                        "echo \"microvisor-demo: booted $(uname -r) on $(hostname); marker: $(cat /etc/microvisor-marker 2>/dev/null)\"\n"
                        "v=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
                        "[ -e $v ] && echo \"microvisor-demo: LoaderEntrySelected=$(tail -c +5 $v | tr -d '\\000')\"\n"
-                       "sync\npoweroff -f\n",
+                       "sync\necho 'microvisor-demo: synced, powering off'\npoweroff -f\n",
     "etc/hostname": "microvisor-demo\n",
     "etc/os-release": "ID=microvisor-demo\nNAME=\"Microvisor demo\"\nPRETTY_NAME=\"Microvisor demo (busybox)\"\n",
     "etc/microvisor-marker": "built-from-debian-packages\n",

@@ -27,8 +27,8 @@ Command=$2
 ${3:-}
 CONF
 }
-boot() { # boot IMAGE LOG: until the demo's own line (it powers off right after)
-	bash tests/boot/qemu.sh uefi-x86_64 "$1" 'microvisor-demo: booted' 150 "$2" >/dev/null 2>&1
+boot() { # boot IMAGE LOG: until the demo's last line, after its sync (qemu.sh stops the guest at the marker)
+	bash tests/boot/qemu.sh uefi-x86_64 "$1" 'microvisor-demo: synced' 150 "$2" >/dev/null 2>&1
 }
 dbg() { dbg_root "$@"; }
 
