@@ -130,6 +130,9 @@ static int build(const struct mv_plan *plan, const char *out, int quiet, struct 
 	rc = MV_EXIT_OK;
 	if (!quiet)
 		fprintf(stderr, "microvisor: wrote %s and %s\n", out, bmap_path);
+	/* Mode=none: the hand-off is the user's, on the booted machine. */
+	if (strcmp(plan->handoff_mode, "none") == 0 && plan->handoff_command)
+		printf("microvisor: the hand-off is yours: run, as root on the booted machine:\n  %s\n", plan->handoff_command);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -98,6 +98,7 @@ static const struct key nix_keys[] = {
 	{"Tarball", K_SOURCE, P(nix_tarball), NULL},
 	{"SHA256", K_SHA256, 0, NULL},
 	{"Mirror", K_MIRROR, 0, NULL},
+	{"Closure", K_SOURCE, P(nix_closure), NULL},
 	{"Flake", K_STR, P(flake), NULL},
 	{"Config", K_STR_LIST, P(nix_config), NULL},
 	{"MultiUser", K_STR, P(multi_user), "yes|no|auto"},
@@ -434,7 +435,7 @@ static void assign(struct parser *ps, const struct key *k, const char *value)
 	case K_STRIP:
 		if (!ps->last_source) {
 			mv_error(ps->rep, here(ps), "%s=: must follow the source it applies to (the %s key above it in [%s])",
-				 k->name, ps->sec == SEC_NIX ? "Tarball=" : ps->sec == SEC_USERLAND ? "Source=" : "Kernel=, Initrd=, Loader=, Firmware= or DeviceTree=",
+				 k->name, ps->sec == SEC_NIX ? "Tarball= or Closure=" : ps->sec == SEC_USERLAND ? "Source=" : "Kernel=, Initrd=, Loader=, Firmware= or DeviceTree=",
 				 ps->section_text);
 			break;
 		}
@@ -666,6 +667,7 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 	for (size_t i = 0; i < p->userland.n; i++)
 		check_source(rep, &p->userland.v[i], "Source", 0);
 	check_source(rep, &p->nix_tarball, "Tarball", 0);
+	check_source(rep, &p->nix_closure, "Closure", 0);
 	check_source(rep, &p->loader, "Loader", ALLOW_ROOT | ALLOW_HOST);
 	check_source(rep, &p->kernel, "Kernel", ALLOW_ROOT);
 	check_source(rep, &p->initrd, "Initrd", ALLOW_ROOT);

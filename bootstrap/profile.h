@@ -110,6 +110,7 @@ struct mv_profile {
 	struct mv_source loader, kernel, initrd, firmware, devicetree;
 
 	struct mv_source nix_tarball;
+	struct mv_source nix_closure; /* a store built elsewhere: store/ and its registration */
 	struct mv_str flake, multi_user;
 	MV_VEC(struct mv_str) nix_config;
 
