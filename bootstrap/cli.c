@@ -25,11 +25,20 @@ static const struct mv_command commands[] = {
 	 "  --ca-file FILE     trust these CA certificates for https\n"
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
-	{"install", "install PROFILE --disk DEV [--yes]",
+	{"install", "install PROFILE --disk DEV [--yes] [--seed S] [--quiet]",
 	 "partition and install onto a real disk",
-	 "  --disk DEV         the disk to erase and install onto\n"
-	 "  --yes              do not ask for the device name to be typed back\n",
-	 NULL, "installing onto a disk is not implemented yet"},
+	 "  --disk DEV         the whole disk to erase and install onto (refused while mounted, swap,\n"
+	 "                     holding the running root, or held by dm/md/LVM)\n"
+	 "  --yes              do not ask for the device's name to be typed back (needed when\n"
+	 "                     standard input is not a terminal)\n"
+	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
+	 "  -q, --quiet        no progress lines\n"
+	 "  --allow-unpinned   accept remote sources without SHA256=\n"
+	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
+	 "  --offline          use the cache only; name any source that is missing\n"
+	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 "`microvisor plan PROFILE --disk DEV` shows what it will do and what it will destroy.\n",
+	 mv_cmd_install, NULL},
 	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE]",
 	 "write an image to SD cards or USB sticks, skipping holes",
 	 "  --verify           read back and hash the written ranges (default)\n"

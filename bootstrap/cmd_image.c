@@ -74,17 +74,6 @@ static void catch_signals(void (*handler)(int))
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* SOURCE_DATE_EPOCH, else 0: the same inputs give the same image. */
-static int64_t source_date_epoch(void)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	if (!s || !*s)
-		return 0;
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end ? 0 : (int64_t)v;
-}
-
 static int build(const struct mv_plan *plan, const char *out, int quiet, struct mv_fetch_options *fetch)
 {
 	char dir[4096], base[1024], err[2048];
@@ -152,7 +141,7 @@ int mv_cmd_image(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = source_date_epoch()};
+	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;

@@ -69,7 +69,10 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 		snprintf(err, errlen, "recording a flake reference (Flake=%s) belongs to the handoff, not available yet", p->flake.v);
 		return -1;
 	}
-	if (strcmp(plan->handoff_mode, "none") != 0) {
+	/* chroot runs after the disk is complete: `install` carries it out
+	 * (bootstrap/chroot.h), only there. */
+	if (strcmp(plan->handoff_mode, "none") != 0 &&
+	    !(strcmp(plan->handoff_mode, "chroot") == 0 && plan->opt.target == MV_TARGET_DISK)) {
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
@@ -278,6 +281,14 @@ out:
 	return rc;
 }
 
+static int wipe(struct run *r)
+{
+	if (!r->t->wipe)
+		return 0;
+	stage(r, MV_STAGE_WIPE, r->t->name);
+	return r->t->wipe(r->t, r->plan, r->err, r->errlen);
+}
+
 static int filesystems(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
@@ -459,7 +470,7 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 	if (sources(&r) < 0)
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
-	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
+	if (survey(&r) < 0 || wipe(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
 	    finalize(&r) < 0)
 		goto out;
 	rc = 0;
