@@ -39,12 +39,19 @@ static const struct mv_command commands[] = {
 	 "  --ca-file FILE     trust these CA certificates for https\n"
 	 "`microvisor plan PROFILE --disk DEV` shows what it will do and what it will destroy.\n",
 	 mv_cmd_install, NULL},
-	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE]",
+	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE|--no-bmap] [--yes] [--quiet]",
 	 "write an image to SD cards or USB sticks, skipping holes",
+	 "  IMAGE              raw, or compressed (.gz, .xz, .zst, ...: streamed)\n"
+	 "  DEV...             whole disks, all written from one read of the image\n"
 	 "  --verify           read back and hash the written ranges (default)\n"
 	 "  --no-verify        skip the read-back\n"
-	 "  --bmap FILE        write only the ranges this block map lists\n",
-	 NULL, "flashing is not implemented yet"},
+	 "  --bmap FILE        write only the ranges this block map (bmaptool's format) lists;\n"
+	 "                     default: IMAGE.bmap when it exists, else the image's data ranges\n"
+	 "  --no-bmap          ignore a block map beside the image\n"
+	 "  --yes              do not ask for each device's name to be typed back (needed when\n"
+	 "                     standard input is not a terminal)\n"
+	 "  -q, --quiet        no progress\n",
+	 mv_cmd_flash, NULL},
 	{"bootstrap", "bootstrap PROFILE --prefix DIR",
 	 "unpack the userland and seed Nix into a directory, no root needed",
 	 "  --prefix DIR       the directory to bootstrap into\n",
