@@ -4,7 +4,18 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d)
 HTTPD_PIDS=()
-trap 'for p in "${HTTPD_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+LOOPS=()
+trap 'for p in "${HTTPD_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+# new_loop FILE [losetup options]: attaches FILE to a free loop device, sets
+# LOOP, and detaches it when the script exits, even on failure.
+new_loop() {
+	local file=$1
+	shift
+	LOOP=$(losetup -f --show "$@" "$file") || return 1
+	LOOPS+=("$LOOP")
+}
 
 # start_httpd NAME [httpd options]: a test HTTP server on 127.0.0.1 serving
 # $TMP/www (tests/fixtures/httpd.py); sets PORT; logs to $TMP/NAME.log;
