@@ -20,9 +20,16 @@
 #include "run.h"
 #include "units.h"
 
+struct disk {
+	struct mv_blockdev *d;
+	int touched; /* the wipe stage began: the old table is gone */
+};
+
 static int wipe(const struct mv_target *t, const struct mv_plan *plan, char *err, size_t errlen)
 {
-	const struct mv_blockdev *d = t->ctx;
+	struct disk *k = t->ctx;
+	const struct mv_blockdev *d = k->d;
+	k->touched = 1;
 	if (mv_blockdev_wipe_all(d, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < plan->parts.n; i++)
@@ -97,11 +104,15 @@ static int install(struct mv_plan *plan, struct mv_blockdev *d, int yes, int qui
 		}
 	}
 	fetch->quiet = quiet;
+	struct disk k = {.d = d};
 	struct mv_target t = {.fd = d->fd, .name = d->path, .fresh = 0, .progress = quiet ? NULL : stderr,
-			      .fetch = fetch, .wipe = wipe, .ctx = d};
+			      .fetch = fetch, .wipe = wipe, .ctx = &k};
 	if (mv_run(plan, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "microvisor install: %s\n", err);
-		fprintf(stderr, "microvisor install: %s has no partition table now; run the install again to start over\n", d->path);
+		if (k.touched)
+			fprintf(stderr, "microvisor install: %s has no partition table now; run the install again to start over\n", d->path);
+		else
+			fprintf(stderr, "microvisor install: nothing was written to %s\n", d->path);
 		return MV_EXIT_FAILED;
 	}
 	if (mv_blockdev_reread(d, err, sizeof(err)) < 0)
