@@ -255,6 +255,10 @@ static void put(struct flash *f, uint64_t off, const uint8_t *buf, size_t len)
 			}
 			w += (size_t)k;
 		}
+		/* Start writing back now rather than all at the final fsync, so
+		 * the device works while the next chunk is read. */
+		if (!d->failed)
+			sync_file_range(d->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 	}
 	f->done += len;
 }
@@ -276,6 +280,10 @@ static int copy_seg(struct flash *f, struct seg *s, int *eof)
 		}
 		if (got == 0)
 			break;
+		/* Overlap: the kernel reads the next chunk ahead while this one
+		 * is hashed and written. */
+		if (f->src.fd >= 0 && at + got < end)
+			posix_fadvise(f->src.fd, (off_t)(at + got), CHUNK, POSIX_FADV_WILLNEED);
 		if (hash)
 			mv_hash_update(&h, f->buf, got);
 		put(f, at, f->buf, got);
