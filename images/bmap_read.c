@@ -138,20 +138,33 @@ int mv_bmap_read(const char *path, struct mv_bmap *out, char *err, size_t errlen
 		snprintf(err, errlen, "block map %s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* Elements are looked for outside comments (bmaptool's own comments
+	 * name them): a copy with the comments blanked out. */
+	char *plain = strdup(text);
+	if (!plain) {
+		free(text);
+		return fail(err, errlen, path, "out of memory");
+	}
+	for (char *c = strstr(plain, "<!--"); c; c = strstr(c, "<!--")) {
+		char *e = strstr(c, "-->");
+		size_t n = e ? (size_t)(e + 3 - c) : strlen(c);
+		memset(c, ' ', n);
+		c += n;
+	}
 	int rc = -1;
-	const char *v = strstr(text, "<bmap version=\"");
+	const char *v = strstr(plain, "<bmap version=\"");
 	char sum[80], type[16];
 	if (!v || v[15] != '2')
 		fail(err, errlen, path, "not a bmaptool block map of version 2.x");
-	else if (number(text, "ImageSize", &out->image_size) < 0 || number(text, "BlockSize", &out->block_size) < 0 ||
-		 number(text, "BlocksCount", &out->blocks) < 0 || number(text, "MappedBlocksCount", &out->mapped) < 0)
+	else if (number(plain, "ImageSize", &out->image_size) < 0 || number(plain, "BlockSize", &out->block_size) < 0 ||
+		 number(plain, "BlocksCount", &out->blocks) < 0 || number(plain, "MappedBlocksCount", &out->mapped) < 0)
 		fail(err, errlen, path, "ImageSize, BlockSize, BlocksCount or MappedBlocksCount missing or not a number");
 	else if (out->block_size == 0 || out->block_size % 512 ||
 		 out->blocks != (out->image_size + out->block_size - 1) / out->block_size)
 		fail(err, errlen, path, "BlocksCount does not match ImageSize and BlockSize");
-	else if (element(text, "ChecksumType", type, sizeof(type)) < 0 || strcmp(type, "sha256") != 0)
+	else if (element(plain, "ChecksumType", type, sizeof(type)) < 0 || strcmp(type, "sha256") != 0)
 		fail(err, errlen, path, "ChecksumType is not sha256");
-	else if (element(text, "BmapFileChecksum", sum, sizeof(sum)) < 0 || n_hex(sum) != 64 || sum[64])
+	else if (element(plain, "BmapFileChecksum", sum, sizeof(sum)) < 0 || n_hex(sum) != 64 || sum[64])
 		fail(err, errlen, path, "no BmapFileChecksum");
 	else
 		rc = 0;
@@ -167,7 +180,7 @@ int mv_bmap_read(const char *path, struct mv_bmap *out, char *err, size_t errlen
 			rc = fail(err, errlen, path, "BmapFileChecksum does not match the file: it was changed or damaged");
 	}
 	if (rc == 0)
-		rc = parse_ranges(text, out, path, err, errlen);
+		rc = parse_ranges(plain, out, path, err, errlen);
 	if (rc == 0) {
 		uint64_t mapped = 0;
 		for (size_t i = 0; i < out->n; i++)
@@ -176,6 +189,7 @@ int mv_bmap_read(const char *path, struct mv_bmap *out, char *err, size_t errlen
 			rc = fail(err, errlen, path, "the ranges do not add up to MappedBlocksCount");
 	}
 	free(text);
+	free(plain);
 	if (rc < 0)
 		mv_bmap_free(out);
 	return rc;

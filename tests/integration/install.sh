@@ -41,6 +41,9 @@ partx -a "$L"
 mkfs.ext4 -q -L oldroot "${L}p1" && mkfs.vfat -n OLDDATA "${L}p2" >/dev/null && mkswap -L oldswap "${L}p3" >/dev/null \
 	&& ok "the old disk: ext4, vfat and swap" || not_ok "the old disk" "mkfs failed"
 sync
+expect_exit "plan --disk" 0 "$MV" plan "$TMP/boot.conf" --disk "$L"
+expect_match "plan --disk shows what the install destroys" "$OUT" 'Destroyed by the install'
+expect_match "naming the old filesystems" "$OUT" 'vfat "OLDDATA"'
 
 hash() { sha256sum <"$D" | cut -d' ' -f1; }
 before=$(hash)
