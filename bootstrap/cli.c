@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "run_options.h"
 
 #include <string.h>
 
@@ -17,12 +18,7 @@ static const struct mv_command commands[] = {
 	 "build a disk image file, rootless",
 	 "  -o, --output FILE  the image to write (replaced only when complete)\n"
 	 "  --size SIZE        the image's size (512M, 4G); default [Disk] Size=, else the partitions' total\n"
-	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
-	 "  -q, --quiet        no progress lines\n"
-	 "  --allow-unpinned   accept remote sources without SHA256=\n"
-	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
-	 "  --offline          use the cache only; name any source that is missing\n"
-	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 MV_RUN_HELP
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes] [--seed S] [--quiet]",
@@ -31,12 +27,7 @@ static const struct mv_command commands[] = {
 	 "                     holding the running root, or held by dm/md/LVM)\n"
 	 "  --yes              do not ask for the device's name to be typed back (needed when\n"
 	 "                     standard input is not a terminal)\n"
-	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
-	 "  -q, --quiet        no progress lines\n"
-	 "  --allow-unpinned   accept remote sources without SHA256=\n"
-	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
-	 "  --offline          use the cache only; name any source that is missing\n"
-	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 MV_RUN_HELP
 	 "`microvisor plan PROFILE --disk DEV` shows what it will do and what it will destroy.\n",
 	 mv_cmd_install, NULL},
 	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE|--no-bmap] [--yes] [--quiet]",

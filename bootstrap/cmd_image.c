@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
+#include "run_options.h"
 #include "units.h"
 
 /* The temporary files' names, for the signal handler: the one piece of
@@ -132,14 +133,7 @@ int mv_cmd_image(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"size", required_argument, NULL, 's'},
-		{"seed", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"allow-unpinned", no_argument, NULL, 'u'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"offline", no_argument, NULL, 'O'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		MV_RUN_LONGOPTS,
 	};
 	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
@@ -147,15 +141,11 @@ int mv_cmd_image(int argc, char **argv)
 	int quiet = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
+			continue;
 		switch (opt) {
 		case 'o': o.path = optarg; break;
 		case 's': size_text = optarg; break;
-		case 'S': o.seed = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
-		case 'c': fetch.cache_dir = optarg; break;
-		case 'O': fetch.offline = 1; break;
-		case 'C': fetch.ca_file = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}

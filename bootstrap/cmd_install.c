@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
+#include "run_options.h"
 #include "units.h"
 
 struct disk {
@@ -129,29 +130,18 @@ int mv_cmd_install(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"disk", required_argument, NULL, 'd'},
 		{"yes", no_argument, NULL, 'y'},
-		{"seed", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"allow-unpinned", no_argument, NULL, 'u'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"offline", no_argument, NULL, 'O'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		MV_RUN_LONGOPTS,
 	};
 	struct mv_plan_options o = {.target = MV_TARGET_DISK, .timestamp = mv_source_date_epoch()};
 	struct mv_fetch_options fetch = {0};
 	int yes = 0, quiet = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
+			continue;
 		switch (opt) {
 		case 'd': o.path = optarg; break;
 		case 'y': yes = 1; break;
-		case 'S': o.seed = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
-		case 'c': fetch.cache_dir = optarg; break;
-		case 'O': fetch.offline = 1; break;
-		case 'C': fetch.ca_file = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}

@@ -82,3 +82,21 @@ user_dir() {
 	chmod 0777 "$TMP/u"
 	UMV="$TMP/u/microvisor"
 }
+
+# demo_profile CONF: the demo's assets (build/demo-assets.sh), KVER (its
+# kernel's version), MARKER, and CONF: profiles/demo.conf plus the marker
+# file that the demo's init prints from the root. Exits the script with a
+# "not ok" when the assets cannot be made.
+demo_profile() {
+	bash "$ROOT/build/demo-assets.sh" "$ROOT/obj/demo" >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
+	KVER=$(tar tzf "$ROOT/obj/demo/userland.tar.gz" | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
+	MARKER="marker-$RANDOM-$RANDOM"
+	echo "$MARKER" >"$TMP/marker"
+	cat >"$1" <<CONF
+[Profile]
+Include=$ROOT/profiles/demo.conf
+
+[Files]
+Copy=$TMP/marker root:/etc/microvisor-marker 0644
+CONF
+}

@@ -19,23 +19,7 @@ LOOP=""
 trap '[ -n "$LOOP" ] && losetup -d "$LOOP"; rm -rf "$W"' EXIT
 . tests/bench/lib.sh
 
-cat >"$W/bench.conf" <<CONF
-[Profile]
-Name=bench
-Architecture=x86_64
-[Disk]
-Table=gpt
-[Partition esp]
-Type=esp
-Size=256M
-Label=ESP
-[Partition root]
-Type=root
-Size=2G
-Label=root
-[Userland]
-Source=$tarball
-CONF
+bench_profile "$W/bench.conf" "$tarball"
 "$MV" image -q "$W/bench.conf" -o "$W/mv.img"
 size=$(stat -c %s "$W/mv.img")
 mapped=$(( $(sed -n 's/.*<MappedBlocksCount> *\([0-9]*\).*/\1/p' "$W/mv.img.bmap") * 4096 ))

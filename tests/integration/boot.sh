@@ -5,18 +5,8 @@
 # LoaderEntrySelected from efivarfs. A broken ESP makes the same test fail.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
-kver=$(tar tzf obj/demo/userland.tar.gz | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
-
-marker="marker-$RANDOM-$RANDOM"
-echo "$marker" >"$TMP/marker"
-cat >"$TMP/boot.conf" <<CONF
-[Profile]
-Include=$ROOT/profiles/demo.conf
-
-[Files]
-Copy=marker root:/etc/microvisor-marker 0644
-CONF
+demo_profile "$TMP/boot.conf"
+kver=$KVER marker=$MARKER
 expect_exit "image of the demo profile" 0 "$MV" image -q "$TMP/boot.conf" -o "$TMP/demo.img"
 expect_exit "it boots under OVMF" 0 bash tests/boot/qemu.sh uefi-x86_64 "$TMP/demo.img" 'microvisor-demo: LoaderEntrySelected' 150 "$TMP/serial.log"
 log=$(tr -d '\r' <"$TMP/serial.log")

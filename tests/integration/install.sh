@@ -11,17 +11,8 @@
 # root (losetup, mount).
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
-kver=$(tar tzf obj/demo/userland.tar.gz | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
-marker="marker-$RANDOM-$RANDOM"
-echo "$marker" >"$TMP/marker"
-cat >"$TMP/boot.conf" <<CONF
-[Profile]
-Include=$ROOT/profiles/demo.conf
-
-[Files]
-Copy=marker root:/etc/microvisor-marker 0644
-CONF
+demo_profile "$TMP/boot.conf"
+kver=$KVER marker=$MARKER
 
 # A disk that held other things: random bytes, then an old GPT whose first
 # partition (ext4) starts where the new ESP will and whose second (vfat)
