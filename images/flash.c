@@ -19,6 +19,7 @@
 #include "../bootstrap/units.h"
 #include "bmap.h"
 #include "gpt_move.h"
+#include "readahead.h"
 
 #define CHUNK (4u << 20)
 #define ALIGN 4096u
@@ -102,6 +103,7 @@ static int open_source(struct source *s, int *compressed, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", s->path, strerror(errno));
 		return -1;
 	}
+	posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	return 0;
 }
 
@@ -267,7 +269,10 @@ static void put(struct flash *f, uint64_t off, const uint8_t *buf, size_t len)
 static int copy_seg(struct flash *f, struct seg *s, int *eof)
 {
 	struct mv_hash h;
-	int hash = f->o->verify;
+	/* With a map, verifying compares the device with the map's checksum:
+	 * one hash instead of two (a device matching the map proves the image
+	 * matched it too). Without one, what was written is the reference. */
+	int hash = f->o->verify && !s->want;
 	if (hash)
 		mv_hash_init(&h);
 	uint64_t at = s->off, end = s->off + s->len;
@@ -283,7 +288,7 @@ static int copy_seg(struct flash *f, struct seg *s, int *eof)
 		/* Overlap: the kernel reads the next chunk ahead while this one
 		 * is hashed and written. */
 		if (f->src.fd >= 0 && at + got < end)
-			posix_fadvise(f->src.fd, (off_t)(at + got), CHUNK, POSIX_FADV_WILLNEED);
+			posix_fadvise(f->src.fd, (off_t)(at + got), 2 * CHUNK, POSIX_FADV_WILLNEED);
 		if (hash)
 			mv_hash_update(&h, f->buf, got);
 		put(f, at, f->buf, got);
@@ -342,39 +347,77 @@ static int write_all(struct flash *f, int stream)
 	return 0;
 }
 
+/* After a range read back differs from the map: is the image itself
+ * different from the map there (raw images; a stream is gone by now)? */
+static int image_differs(struct flash *f, const struct seg *s)
+{
+	if (f->src.fd < 0)
+		return 0;
+	struct mv_hash h;
+	mv_hash_init(&h);
+	for (uint64_t at = s->off; at < s->off + s->len;) {
+		size_t want = s->off + s->len - at < CHUNK ? (size_t)(s->off + s->len - at) : CHUNK, got;
+		if (src_read(&f->src, at, f->buf, want, &got) < 0 || got == 0)
+			return 0;
+		mv_hash_update(&h, f->buf, got);
+		at += got;
+	}
+	uint8_t d[32];
+	char hex[65];
+	mv_hash_final(&h, d);
+	mv_hex(d, sizeof(d), hex);
+	return strcmp(hex, s->want) != 0;
+}
+
 static void verify(struct flash *f, struct mv_flash_dest *d)
 {
 	/* Read the device, not what the page cache kept of our writes. */
 	posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
 	ioctl(d->fd, BLKFLSBUF, 0);
 	uint64_t total = 0, done = 0;
-	for (size_t i = 0; i < f->nsegs; i++)
+	struct mv_range *ranges = calloc(f->nsegs + 1, sizeof(*ranges));
+	for (size_t i = 0; ranges && i < f->nsegs; i++) {
+		ranges[i] = (struct mv_range){f->segs[i].off, f->segs[i].len};
 		total += f->segs[i].len;
+	}
+	/* A second thread reads the next chunk while this one is hashed. */
+	struct mv_readahead *ra = ranges ? mv_readahead_start(d->fd, ranges, f->nsegs, CHUNK) : NULL;
+	if (!ra) {
+		fail_dest(d, "verifying: out of memory or threads");
+		free(ranges);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &f->t0);
 	for (size_t i = 0; i < f->nsegs && !d->failed; i++) {
 		const struct seg *s = &f->segs[i];
 		struct mv_hash h;
 		mv_hash_init(&h);
-		for (uint64_t at = s->off; at < s->off + s->len;) {
-			size_t want = s->off + s->len - at < CHUNK ? (size_t)(s->off + s->len - at) : CHUNK;
-			ssize_t k = pread(d->fd, f->buf, want, (off_t)at);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				fail_dest(d, "reading back at byte %llu: %s", (unsigned long long)at, strerror(k < 0 ? errno : EIO));
-				return;
+		for (uint64_t left = s->len; left;) {
+			const uint8_t *buf;
+			size_t k;
+			uint64_t at;
+			int rc = mv_readahead_next(ra, &buf, &k, &at);
+			if (rc <= 0) {
+				fail_dest(d, "reading back at byte %llu: %s", (unsigned long long)(rc < 0 ? at : s->off + s->len - left),
+					  strerror(rc < 0 ? errno : EIO));
+				break;
 			}
-			at += (uint64_t)k;
-			/* The device reads the next chunk while this one is hashed. */
-			if (at < s->off + s->len)
-				posix_fadvise(d->fd, (off_t)at, CHUNK, POSIX_FADV_WILLNEED);
-			mv_hash_update(&h, f->buf, (size_t)k);
-			done += (uint64_t)k;
+			mv_hash_update(&h, buf, k);
+			left -= k < left ? k : left;
+			done += k;
 			progress(f, "verifying", done, total, 0);
 		}
+		if (d->failed)
+			break;
 		uint8_t got[32];
+		char hex[65];
 		mv_hash_final(&h, got);
-		if (memcmp(got, s->digest, sizeof(got)) != 0) {
+		mv_hex(got, sizeof(got), hex);
+		if (s->want && strcmp(hex, s->want) != 0 && image_differs(f, s)) {
+			d->failed = 1;
+			snprintf(d->err, sizeof(d->err), "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
+				 f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
+		} else if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
 			char a[32], b[32];
 			d->failed = 1;
 			snprintf(d->err, sizeof(d->err), "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
@@ -382,6 +425,8 @@ static void verify(struct flash *f, struct mv_flash_dest *d)
 				 mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
 		}
 	}
+	mv_readahead_stop(ra);
+	free(ranges);
 	progress(f, "verified", done, total, 1);
 }
 
