@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../partition/target.h"
 #include "cli.h"
 #include "customise.h"
 #include "plan.h"
@@ -44,6 +45,20 @@ static int measure_disk(const char *path, uint64_t *size, unsigned *sector)
 		fprintf(stderr, "microvisor plan: cannot read the size of %s: %s\n", path, strerror(errno));
 	close(fd);
 	return rc == 0 ? 0 : -1;
+}
+
+/* An install erases the whole disk: say what is on it now, and whether
+ * install would refuse it. */
+static void print_destroyed(const char *path, FILE *out)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISBLK(st.st_mode))
+		return;
+	char why[1024];
+	fprintf(out, "\nDestroyed by the install (what %s holds now):\n", path);
+	mv_blockdev_describe(path, out);
+	if (mv_blockdev_check(path, NULL, why, sizeof(why)) < 0)
+		fprintf(out, "install would refuse it: %s\n", why);
 }
 
 int mv_cmd_plan(int argc, char **argv)
@@ -104,6 +119,8 @@ int mv_cmd_plan(int argc, char **argv)
 			mv_plan_print_json(plan, stdout);
 		else
 			mv_plan_print_text(plan, stdout);
+		if (!json && o.target == MV_TARGET_DISK)
+			print_destroyed(o.path, stdout);
 		rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 	}
 	mv_plan_free(plan);

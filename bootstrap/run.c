@@ -67,9 +67,11 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no, or a prefix) is not available yet");
 		return -1;
 	}
-	/* Mode=chroot is microvisor install's, after the run (the plan
-	 * refuses it for images); Mode=exec is a prefix's. */
-	if (strcmp(plan->handoff_mode, "exec") == 0) {
+	/* Mode=chroot runs after the disk is complete: `install` carries it
+	 * out (bootstrap/chroot.h), only there (the plan refuses it for
+	 * images). Mode=exec is a prefix's. */
+	if (strcmp(plan->handoff_mode, "exec") == 0 ||
+	    (strcmp(plan->handoff_mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)) {
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
@@ -288,6 +290,14 @@ out:
 	return rc;
 }
 
+static int wipe(struct run *r)
+{
+	if (!r->t->wipe)
+		return 0;
+	stage(r, MV_STAGE_WIPE, r->t->name);
+	return r->t->wipe(r->t, r->plan, r->err, r->errlen);
+}
+
 static int filesystems(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
@@ -502,8 +512,8 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 	if (sources(&r) < 0)
 		goto out;
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
-	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || customise(&r) < 0 ||
-	    bootloader(&r) < 0 || files(&r) < 0 || handoff(&r) < 0 || finalize(&r) < 0)
+	if (survey(&r) < 0 || wipe(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 ||
+	    customise(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 || handoff(&r) < 0 || finalize(&r) < 0)
 		goto out;
 	rc = 0;
 out:

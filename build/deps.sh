@@ -15,6 +15,7 @@ build_pkgs=(
 test_pkgs=(
   python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin systemd
   qemu-system-x86 ovmf bmap-tools
+  gzip xz-utils zstd
   qemu-system-arm qemu-efi-aarch64
   openssh-client whois wpasupplicant systemd
 )

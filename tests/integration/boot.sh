@@ -5,18 +5,8 @@
 # LoaderEntrySelected from efivarfs. A broken ESP makes the same test fail.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
-kver=$(tar tzf obj/demo/userland.tar.gz | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
-
-marker="marker-$RANDOM-$RANDOM"
-echo "$marker" >"$TMP/marker"
-cat >"$TMP/boot.conf" <<CONF
-[Profile]
-Include=$ROOT/profiles/demo.conf
-
-[Files]
-Copy=marker root:/etc/microvisor-marker 0644
-CONF
+demo_profile "$TMP/boot.conf"
+kver=$KVER marker=$MARKER
 # Customised as one machine of a fleet: its hostname and an SSH key, which
 # the guest prints back (the demo's init lists every authorized_keys).
 host="node-$RANDOM"
