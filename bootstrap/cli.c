@@ -36,10 +36,17 @@ static const struct mv_command commands[] = {
 	 "  --no-verify        skip the read-back\n"
 	 "  --bmap FILE        write only the ranges this block map lists\n",
 	 NULL, "flashing is not implemented yet"},
-	{"bootstrap", "bootstrap PROFILE --prefix DIR",
-	 "unpack the userland and seed Nix into a directory, no root needed",
-	 "  --prefix DIR       the directory to bootstrap into\n",
-	 NULL, "bootstrapping into a prefix is not implemented yet"},
+	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet]",
+	 "unpack the userland and seed a single-user Nix into a directory, no root needed",
+	 "  --prefix DIR       the directory to create (missing or empty; renamed into place when complete)\n"
+	 "  --seed S           seed every identifier from S\n"
+	 "  -q, --quiet        no progress lines\n"
+	 "  --allow-unpinned   accept remote sources without SHA256=\n"
+	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
+	 "  --offline          use the cache only; name any source that is missing\n"
+	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 "Enter the result with DIR/bin/microvisor-enter [COMMAND] (needs proot).\n",
+	 mv_cmd_bootstrap, NULL},
 	{"inspect", "inspect IMAGE|DEV [--json]",
 	 "show an image's or a disk's partitions and filesystems",
 	 "  --json             print one JSON document\n",

@@ -28,6 +28,7 @@ int mv_cmd_plan(int argc, char **argv);
 int mv_cmd_inspect(int argc, char **argv);
 int mv_cmd_fetch(int argc, char **argv);
 int mv_cmd_image(int argc, char **argv);
+int mv_cmd_bootstrap(int argc, char **argv);
 int mv_cmd_help(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ struct mv_target {
 	int fresh;          /* a new sparse file: unwritten bytes read as zero */
 	FILE *progress;     /* stage lines, or NULL for --quiet */
 	const struct mv_fetch_options *fetch; /* where sources come from */
+	const char *dir;    /* MV_TARGET_PREFIX: the (temporary) directory written, fd unused */
 };
 
 /* What this version cannot carry out yet, said before anything is

@@ -1,0 +1,229 @@
+/* microvisor bootstrap PROFILE --prefix DIR: the userland and a
+ * single-user Nix in a directory, as an ordinary user (Termux on Android,
+ * a home directory): no root, no partitioning. The run (run.c, target
+ * MV_TARGET_PREFIX) writes into a temporary directory beside DIR, which is
+ * renamed into place only when complete; on failure or a signal it is
+ * removed. Then [Handoff] Mode=exec runs the command through the launcher. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "plan.h"
+#include "prefix.h"
+#include "profile.h"
+#include "run.h"
+
+/* The temporary directory, for the signal handler (the one piece of
+ * process-wide state: a handler can reach nothing else). */
+static char temp_dir[PATH_MAX];
+
+static void remove_temp(int sig)
+{
+	if (temp_dir[0])
+		mv_prefix_remove(temp_dir);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_signals(void (*handler)(int))
+{
+	struct sigaction sa = {.sa_handler = handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int64_t source_date_epoch(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v = s && *s ? strtoll(s, &end, 10) : 0;
+	return s && *s && !*end ? (int64_t)v : 0;
+}
+
+static int empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* DIR as an absolute path (the launcher names it), after checking it can
+ * become the prefix: its parent exists, and DIR is missing or an empty
+ * directory. Returns 0, or an exit status after saying what is wrong. */
+static int resolve_prefix(const char *dir, char *abs, size_t len)
+{
+	char a[PATH_MAX], b[PATH_MAX], parent[PATH_MAX];
+	snprintf(a, sizeof(a), "%s", dir);
+	snprintf(b, sizeof(b), "%s", dir);
+	const char *base = basename(a);
+	if (!*base || strcmp(base, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		fprintf(stderr, "microvisor bootstrap: --prefix %s: name a directory to create (such as ~/microvisor)\n", dir);
+		return MV_EXIT_USAGE;
+	}
+	if (!realpath(dirname(b), parent)) {
+		fprintf(stderr, "microvisor bootstrap: --prefix %s: its parent directory: %s (create it first)\n", dir, strerror(errno));
+		return MV_EXIT_USAGE;
+	}
+	if (snprintf(abs, len, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, base) >= (int)len) {
+		fprintf(stderr, "microvisor bootstrap: --prefix %s: path too long\n", dir);
+		return MV_EXIT_USAGE;
+	}
+	struct stat st;
+	if (lstat(abs, &st) == 0) {
+		/* rename() replaces an empty directory, and only that. */
+		if (!S_ISDIR(st.st_mode) || !empty_dir(abs)) {
+			fprintf(stderr, "microvisor bootstrap: --prefix %s exists and is not an empty directory: "
+					"remove it or choose another (a prefix is never written over)\n", dir);
+			return MV_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int bootstrap(const struct mv_plan *plan, const char *prefix, int quiet, struct mv_fetch_options *fetch)
+{
+	char copy[PATH_MAX], parent[PATH_MAX], err[2048];
+	snprintf(copy, sizeof(copy), "%s", prefix);
+	snprintf(parent, sizeof(parent), "%s", prefix);
+	snprintf(temp_dir, sizeof(temp_dir), "%s/.%s.microvisor-XXXXXX", dirname(parent), basename(copy));
+	catch_signals(remove_temp);
+	if (!mkdtemp(temp_dir)) {
+		fprintf(stderr, "microvisor bootstrap: cannot create a directory beside %s: %s\n", prefix, strerror(errno));
+		temp_dir[0] = '\0';
+		return MV_EXIT_FAILED;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	chmod(temp_dir, 0777 & ~mask);
+	fetch->quiet = quiet;
+	struct mv_target t = {.fd = -1, .name = prefix, .progress = quiet ? NULL : stderr, .fetch = fetch, .dir = temp_dir};
+	int rc = MV_EXIT_FAILED;
+	if (mv_run(plan, &t, err, sizeof(err)) < 0)
+		fprintf(stderr, "microvisor bootstrap: %s\n", err);
+	else if (rename(temp_dir, prefix) < 0)
+		fprintf(stderr, "microvisor bootstrap: cannot rename the finished prefix to %s: %s\n", prefix, strerror(errno));
+	else
+		rc = MV_EXIT_OK, temp_dir[0] = '\0';
+	if (temp_dir[0] && mv_prefix_remove(temp_dir) < 0)
+		fprintf(stderr, "microvisor bootstrap: could not remove the unfinished %s: %s\n", temp_dir, strerror(errno));
+	temp_dir[0] = '\0';
+	catch_signals(SIG_DFL);
+	return rc;
+}
+
+/* After the prefix is in place: Mode=exec runs the command, Mode=none
+ * with a command says how to run it. */
+static int handoff(const struct mv_plan *plan, const char *prefix, int quiet)
+{
+	const char *cmd = plan->handoff_command;
+	if (!quiet)
+		fprintf(stderr, "microvisor: bootstrapped %s; enter it with %s%s\n", prefix, prefix, MV_PREFIX_LAUNCHER);
+	if (!cmd)
+		return MV_EXIT_OK;
+	if (strcmp(plan->handoff_mode, "exec") != 0) {
+		printf("Next: %s%s /bin/sh -c '%s'\n", prefix, MV_PREFIX_LAUNCHER, cmd);
+		return MV_EXIT_OK;
+	}
+	if (!quiet)
+		fprintf(stderr, "microvisor: [%d/%d] %s: %s\n", MV_STAGE_HANDOFF + 1, MV_STAGE_COUNT,
+			mv_stage_name(MV_STAGE_HANDOFF), cmd);
+	fflush(stdout);
+	int status = mv_prefix_exec(prefix, cmd);
+	if (status != 0) {
+		fprintf(stderr, "microvisor bootstrap: the handoff command exited %d; the prefix %s is complete: "
+				"run it again with %s%s /bin/sh -c '%s'\n", status, prefix, prefix, MV_PREFIX_LAUNCHER, cmd);
+		return MV_EXIT_FAILED;
+	}
+	return MV_EXIT_OK;
+}
+
+int mv_cmd_bootstrap(int argc, char **argv)
+{
+	const struct mv_command *c = mv_command_find("bootstrap");
+	static const struct option longopts[] = {
+		{"prefix", required_argument, NULL, 'p'},
+		{"seed", required_argument, NULL, 'S'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"allow-unpinned", no_argument, NULL, 'u'},
+		{"cache-dir", required_argument, NULL, 'c'},
+		{"offline", no_argument, NULL, 'O'},
+		{"ca-file", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct mv_plan_options o = {.target = MV_TARGET_PREFIX, .timestamp = source_date_epoch()};
+	struct mv_fetch_options fetch = {0};
+	const char *dir = NULL;
+	int quiet = 0, opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': dir = optarg; break;
+		case 'S': o.seed = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
+		case 'c': fetch.cache_dir = optarg; break;
+		case 'O': fetch.offline = 1; break;
+		case 'C': fetch.ca_file = optarg; break;
+		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
+		default: return mv_usage_error(c, "%s", "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return mv_usage_error(c, "%s", "expected one PROFILE");
+	if (!dir)
+		return mv_usage_error(c, "%s", "expected --prefix DIR");
+
+	char prefix[PATH_MAX], user[64];
+	struct mv_report rep = {.out = stderr};
+	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	if (!p)
+		return MV_EXIT_USAGE;
+	mv_prefix_user(user, sizeof(user));
+	o.user = user;
+	o.shell = mv_prefix_shell();
+	o.path = dir;
+	/* The profile is checked before DIR is touched. */
+	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
+	int rc = MV_EXIT_USAGE;
+	char err[1024];
+	if (!plan)
+		goto out;
+	if (mv_run_supported(plan, err, sizeof(err)) < 0) {
+		fprintf(stderr, "microvisor bootstrap: %s\n", err);
+		goto out;
+	}
+	if ((rc = resolve_prefix(dir, prefix, sizeof(prefix))) != 0)
+		goto out;
+	/* Again with the absolute path, which the launcher names. */
+	mv_plan_free(plan);
+	o.path = prefix;
+	if (!(plan = mv_plan_build(p, &o, &rep))) {
+		rc = MV_EXIT_USAGE;
+		goto out;
+	}
+	rc = bootstrap(plan, prefix, quiet, &fetch);
+	if (rc == MV_EXIT_OK)
+		rc = handoff(plan, prefix, quiet);
+out:
+	mv_plan_free(plan);
+	mv_profile_free(p);
+	return rc;
+}
