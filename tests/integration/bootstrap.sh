@@ -138,7 +138,7 @@ grep -q nixbld "$P/etc/group" && not_ok "no nixbld group in the userland" "$(cat
 	not_ok "the launcher loaded the registration before the command" "$(ls -la "$P/nix/var/nix/db" 2>&1)"
 
 # The plan and the run agree: every path the plan's nix and finalize steps name exists.
-as_user "$UMV" plan "$U/p.conf" --prefix "$P" --json >"$TMP/plan.json" 2>"$TMP/plan.err" || not_ok "plan --prefix" "$(cat "$TMP/plan.err")"
+run_mv plan "$U/p.conf" --prefix "$P" --json >"$TMP/plan.json" 2>"$TMP/plan.err" || not_ok "plan --prefix" "$(cat "$TMP/plan.err")"
 python3 - "$TMP/plan.json" "$TEST_USER" >"$TMP/paths" <<'PY'
 import json, sys
 for st in json.load(open(sys.argv[1]))["stages"]:
@@ -188,5 +188,5 @@ expect_match "... saying the prefix is complete and how to run it again" "$ERR" 
 profile "$upin" none >"$U/none.conf" && chmod a+r "$U/none.conf"
 expect_exit "Mode=none" 0 run_mv bootstrap -q "$U/none.conf" --prefix "$U/none" --cache-dir "$U/cache"
 expect_match "... prints the command through the launcher" "$OUT" "^Next: $U/none/bin/microvisor-enter /bin/sh -c 'echo"
-expect_exit "bootstrap without --prefix is a usage error" 2 "$MV" bootstrap profiles/termux.conf
+expect_exit "bootstrap without --prefix is a usage error" 2 run_mv bootstrap profiles/termux.conf
 expect_match "... naming the option" "$ERR" 'expected --prefix DIR'
