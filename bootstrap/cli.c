@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct mv_command commands[] = {
@@ -118,3 +120,22 @@ int mv_usage_error(const struct mv_command *c, const char *fmt, const char *arg)
 	return MV_EXIT_USAGE;
 }
 
+
+int64_t mv_source_date_epoch(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	if (!s || !*s)
+		return 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *end ? 0 : (int64_t)v;
+}
+
+void mv_catch_signals(void (*handler)(int))
+{
+	struct sigaction sa = {.sa_handler = handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}

@@ -34,23 +34,6 @@ static void remove_temp(int sig)
 	raise(sig);
 }
 
-static void catch_signals(void (*handler)(int))
-{
-	struct sigaction sa = {.sa_handler = handler};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
-static int64_t source_date_epoch(void)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-	long long v = s && *s ? strtoll(s, &end, 10) : 0;
-	return s && *s && !*end ? (int64_t)v : 0;
-}
-
 static int empty_dir(const char *path)
 {
 	DIR *d = opendir(path);
@@ -103,7 +86,7 @@ static int bootstrap(const struct mv_plan *plan, const char *prefix, int quiet, 
 	snprintf(copy, sizeof(copy), "%s", prefix);
 	snprintf(parent, sizeof(parent), "%s", prefix);
 	snprintf(temp_dir, sizeof(temp_dir), "%s/.%s.microvisor-XXXXXX", dirname(parent), basename(copy));
-	catch_signals(remove_temp);
+	mv_catch_signals(remove_temp);
 	if (!mkdtemp(temp_dir)) {
 		fprintf(stderr, "microvisor bootstrap: cannot create a directory beside %s: %s\n", prefix, strerror(errno));
 		temp_dir[0] = '\0';
@@ -124,7 +107,7 @@ static int bootstrap(const struct mv_plan *plan, const char *prefix, int quiet, 
 	if (temp_dir[0] && mv_prefix_remove(temp_dir) < 0)
 		fprintf(stderr, "microvisor bootstrap: could not remove the unfinished %s: %s\n", temp_dir, strerror(errno));
 	temp_dir[0] = '\0';
-	catch_signals(SIG_DFL);
+	mv_catch_signals(SIG_DFL);
 	return rc;
 }
 
@@ -168,7 +151,7 @@ int mv_cmd_bootstrap(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct mv_plan_options o = {.target = MV_TARGET_PREFIX, .timestamp = source_date_epoch()};
+	struct mv_plan_options o = {.target = MV_TARGET_PREFIX, .timestamp = mv_source_date_epoch()};
 	struct mv_fetch_options fetch = {0};
 	const char *dir = NULL;
 	int quiet = 0, opt;

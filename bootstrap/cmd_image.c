@@ -65,33 +65,13 @@ static int write_bmap(int fd, uint64_t size, const char *out, char *bmap_path, s
 	return rc;
 }
 
-static void catch_signals(void (*handler)(int))
-{
-	struct sigaction sa = {.sa_handler = handler};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
-/* SOURCE_DATE_EPOCH, else 0: the same inputs give the same image. */
-static int64_t source_date_epoch(void)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	if (!s || !*s)
-		return 0;
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end ? 0 : (int64_t)v;
-}
-
 static int build(const struct mv_plan *plan, const char *out, int quiet, struct mv_fetch_options *fetch)
 {
 	char dir[4096], base[1024], err[2048];
 	snprintf(dir, sizeof(dir), "%s", out);
 	snprintf(base, sizeof(base), "%s", out);
 	snprintf(temp_path, sizeof(temp_path), "%s/.%s.XXXXXX", dirname(dir), basename(base));
-	catch_signals(remove_temp);
+	mv_catch_signals(remove_temp);
 	int fd = mkstemp(temp_path);
 	if (fd < 0) {
 		fprintf(stderr, "microvisor image: cannot create a file beside %s: %s\n", out, strerror(errno));
@@ -133,7 +113,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	remove_temps();
-	catch_signals(SIG_DFL);
+	mv_catch_signals(SIG_DFL);
 	return rc;
 }
 
@@ -152,7 +132,7 @@ int mv_cmd_image(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = source_date_epoch()};
+	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;
