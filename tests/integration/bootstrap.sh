@@ -164,6 +164,11 @@ expect_exit "the launcher runs a command through proot" 0 as_user "$P/bin/microv
 expect_match "... and it sees the userland, /nix and the host's /dev" "$OUT" "^enter-marker inside-the-userland /home/$TEST_USER"
 expect_match "... the store under /nix" "$OUT" "${NIXP#/nix/store/}"
 expect_match "... /dev bound" "$OUT" '^dev-bound$'
+# Termux keeps proot in $PREFIX/bin, outside any default PATH.
+mkdir -p "$U/termux/bin" && ln -sf "$(command -v proot)" "$U/termux/bin/termux-proot"
+expect_exit "a proot found only through the caller's PATH" 0 as_user env PATH="$U/termux/bin:/usr/bin:/bin" MICROVISOR_PROOT=termux-proot \
+	"$P/bin/microvisor-enter" cat /etc/microvisor-marker
+expect_match "... enters the userland" "$OUT" '^inside-the-userland$'
 expect_exit "without proot the launcher says how to install it" 127 as_user env MICROVISOR_PROOT=/nonexistent/proot "$P/bin/microvisor-enter" true
 expect_match "... naming Termux's package" "$ERR" "pkg install proot"
 
