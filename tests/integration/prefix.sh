@@ -7,6 +7,7 @@
 # running a command inside the userland through the launcher.
 #   BOOTSTRAP_BUSYBOX  the busybox for the userland (default: the host's)
 #   BOOTSTRAP_RUN      a command prefix for the microvisor binary (qemu)
+#   BOOTSTRAP_ARCH     the userland's architecture (default x86_64)
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
 user_dir
