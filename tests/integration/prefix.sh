@@ -170,6 +170,18 @@ mkdir -p "$U/termux/bin" && ln -sf "$(command -v proot)" "$U/termux/bin/termux-p
 expect_exit "a proot found only through the caller's PATH" 0 as_user env PATH="$U/termux/bin:/usr/bin:/bin" MICROVISOR_PROOT=termux-proot \
 	"$P/bin/microvisor-enter" cat /etc/microvisor-marker
 expect_match "... enters the userland" "$OUT" '^inside-the-userland$'
+# DNS inside: the host's resolv.conf; where it has none readable (hidden
+# in a mount namespace, as on Android), Termux's $PREFIX/etc/resolv.conf.
+expect_exit "the launcher binds the host's resolv.conf" 0 as_user "$P/bin/microvisor-enter" cat /etc/resolv.conf
+[ "$OUT" = "$(cat /etc/resolv.conf)" ] && ok "... which reads the same inside" || not_ok "... which reads the same inside" "$OUT"
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	mkdir -p "$U/termux/etc" && echo 'nameserver 192.0.2.53' >"$U/termux/etc/resolv.conf" && chmod -R a+rX "$U/termux"
+	: >"$TMP/hidden" && chmod 0000 "$TMP/hidden"
+	out=$(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && "$@"' sh "$TMP/hidden" \
+		setpriv --reuid "$TEST_USER" --regid "$TEST_USER" --clear-groups --reset-env -- \
+		env PREFIX="$U/termux" "$P/bin/microvisor-enter" cat /etc/resolv.conf 2>&1)
+	expect_match "without /etc/resolv.conf, Termux's \$PREFIX/etc/resolv.conf is bound" "$out" '^nameserver 192\.0\.2\.53$'
+fi
 expect_exit "without proot the launcher says how to install it" 127 as_user env MICROVISOR_PROOT=/nonexistent/proot "$P/bin/microvisor-enter" true
 expect_match "... naming Termux's package" "$ERR" "pkg install proot"
 
