@@ -174,14 +174,14 @@ int mv_cmd_bootstrap(int argc, char **argv)
 	if (!dir)
 		return mv_usage_error(c, "%s", "expected --prefix DIR");
 
-	char prefix[PATH_MAX], user[64];
+	char prefix[PATH_MAX], user[64], shell[PATH_MAX];
 	struct mv_report rep = {.out = stderr};
 	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	mv_prefix_user(user, sizeof(user));
 	o.user = user;
-	o.shell = mv_prefix_shell();
+	o.shell = mv_prefix_shell(shell, sizeof(shell));
 	o.path = dir;
 	/* The profile is checked before DIR is touched. */
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);

@@ -42,15 +42,13 @@ void mv_prefix_user(char *out, size_t len)
 		snprintf(out, len, "user%u", (unsigned)uid);
 }
 
-const char *mv_prefix_shell(void)
+const char *mv_prefix_shell(char *buf, size_t len)
 {
-	static char termux[4096];
 	if (access("/bin/sh", X_OK) == 0)
 		return "/bin/sh";
 	const char *prefix = getenv("PREFIX");
-	if (prefix && *prefix && snprintf(termux, sizeof(termux), "%s/bin/sh", prefix) < (int)sizeof(termux) &&
-	    access(termux, X_OK) == 0)
-		return termux;
+	if (prefix && *prefix && snprintf(buf, len, "%s/bin/sh", prefix) < (int)len && access(buf, X_OK) == 0)
+		return buf;
 	return "/system/bin/sh";
 }
 
@@ -153,6 +151,10 @@ int mv_prefix_write(struct mv_fs *fs, const struct mv_plan *plan, char *err, siz
 	file.mode = S_IFREG | 0644;
 	exe.mode = S_IFREG | 0755;
 	char home[256];
+	if (!plan->opt.user) {
+		snprintf(err, errlen, "the caller's name is not known");
+		return -1;
+	}
 	snprintf(home, sizeof(home), "/home/%s", plan->opt.user);
 	struct mv_stat st;
 	if (mv_fs_mkparents(fs, home, t) < 0 || (mv_fs_stat(fs, home, MV_FS_FOLLOW, &st) < 0 && mv_fs_mkdir(fs, home, &dir) < 0))
@@ -180,7 +182,8 @@ int mv_prefix_exec(const char *dir, const char *command)
 {
 	char launcher[4096];
 	snprintf(launcher, sizeof(launcher), "%s%s", dir, MV_PREFIX_LAUNCHER);
-	const char *sh = mv_prefix_shell();
+	char buf[4096];
+	const char *sh = mv_prefix_shell(buf, sizeof(buf));
 	pid_t pid = fork();
 	if (pid < 0)
 		return 127;

@@ -35,8 +35,9 @@ struct mv_plan;
 void mv_prefix_user(char *out, size_t len);
 
 /* The host's sh for the launcher's #! line and for running it: /bin/sh,
- * else $PREFIX/bin/sh (Termux), else /system/bin/sh (Android). */
-const char *mv_prefix_shell(void);
+ * else $PREFIX/bin/sh (Termux), else /system/bin/sh (Android). Returns a
+ * constant or buf. */
+const char *mv_prefix_shell(char *buf, size_t len);
 
 /* The launcher's text for this plan (its prefix, user, architecture and
  * whether Nix is seeded), in the plan's arena. */
