@@ -603,6 +603,10 @@ static void stage_finalize(struct builder *b)
 		s = step(b, MV_STAGE_FINALIZE, "make the user's home directory, if the userland has none");
 		s->partition = plan->opt.path;
 		s->path = mv_printf(&plan->arena, "/home/%s", plan->opt.user ? plan->opt.user : "USER");
+		s = step(b, MV_STAGE_FINALIZE, "add the caller to passwd and group where the userland has those files but not its name or ID (as proot-distro does: id and getpwuid() then name it)");
+		s->partition = plan->opt.path;
+		s->path = MV_PREFIX_ACCOUNTS;
+		s->deferred = "the caller's UID and GID, and whether the userland has them";
 		s = step(b, MV_STAGE_FINALIZE, "write a resolv.conf if the userland has none (Android has no /etc/resolv.conf; the launcher binds the host's where there is one)");
 		s->partition = plan->opt.path;
 		s->path = "/etc/resolv.conf";

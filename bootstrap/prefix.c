@@ -143,6 +143,41 @@ static int fs_fail(struct mv_fs *fs, char *err, size_t errlen)
 	return -1;
 }
 
+/* Whether an account file (passwd, group) has a line for name or whose
+ * third field is id. */
+static int has_account(const char *text, const char *name, unsigned long id)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		char line[1024], *end;
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), p);
+		char *second = strchr(line, ':'), *third = second ? strchr(second + 1, ':') : NULL;
+		if ((strncmp(line, name, n) == 0 && line[n] == ':') ||
+		    (third && strtoul(third + 1, &end, 10) == id && end != third + 1 && *end == ':'))
+			return 1;
+		p += len + (p[len] == '\n');
+	}
+	return 0;
+}
+
+/* The caller in the userland's passwd and group, as proot-distro adds
+ * the Termux user, so that id, whoami and getpwuid() name it: only when
+ * the userland has the file and neither the name nor the ID. */
+static int add_account(struct mv_fs *fs, const char *path, const char *name, unsigned long id, const char *line,
+		       const struct mv_meta *m)
+{
+	char *text;
+	size_t len;
+	if (mv_fs_read_file(fs, path, &text, &len) < 0)
+		return -1;
+	int rc = 0;
+	if (text && !has_account(text, name, id))
+		rc = mv_fs_append_file(fs, path, m, line);
+	free(text);
+	return rc < 0 ? -1 : 0;
+}
+
 int mv_prefix_write(struct mv_fs *fs, const struct mv_plan *plan, char *err, size_t errlen)
 {
 	int64_t t = plan->opt.timestamp;
@@ -169,6 +204,16 @@ int mv_prefix_write(struct mv_fs *fs, const struct mv_plan *plan, char *err, siz
 			if (mv_fs_stat(fs, s->path, MV_FS_NOFOLLOW, &st) == 0)
 				continue;
 			if (mv_fs_mkparents(fs, s->path, t) < 0 || mv_fs_write_file(fs, s->path, &file, s->content, strlen(s->content)) < 0)
+				return fs_fail(fs, err, errlen);
+		} else if (strcmp(s->path, MV_PREFIX_ACCOUNTS) == 0) {
+			char line[512];
+			unsigned long uid = getuid(), gid = getgid();
+			snprintf(line, sizeof(line), "%s:x:%lu:%lu:%s:/home/%s:/bin/sh\n", plan->opt.user, uid, gid,
+				 plan->opt.user, plan->opt.user);
+			if (add_account(fs, "/etc/passwd", plan->opt.user, uid, line, &file) < 0)
+				return fs_fail(fs, err, errlen);
+			snprintf(line, sizeof(line), "%s:x:%lu:\n", plan->opt.user, gid);
+			if (add_account(fs, "/etc/group", plan->opt.user, gid, line, &file) < 0)
 				return fs_fail(fs, err, errlen);
 		} else if (strcmp(s->path, MV_PREFIX_LAUNCHER) == 0) {
 			if (mv_fs_mkparents(fs, s->path, t) < 0 || mv_fs_write_file(fs, s->path, &exe, s->content, strlen(s->content)) < 0)

@@ -9,8 +9,9 @@
  *    nix-on-droid does (boot-spec §4.3), loading the Nix registration
  *    (/nix/.reginfo) once before the first command, and saying how to
  *    install proot where it is missing;
- *  - the home directory, the ~/.nix-profile link and /etc/resolv.conf the
- *    userland lacks (Android has none: boot-spec §4.4);
+ *  - the home directory, the caller's passwd and group lines and
+ *    /etc/resolv.conf, where the userland lacks them (Android has no
+ *    resolv.conf: boot-spec §4.4);
  *  - [Handoff] Mode=exec: the command run through the launcher;
  *  - removing an unfinished prefix (nothing half-written looks complete). */
 #ifndef MV_PREFIX_H
@@ -23,6 +24,7 @@
 struct mv_plan;
 
 #define MV_PREFIX_LAUNCHER "/bin/microvisor-enter"
+#define MV_PREFIX_ACCOUNTS "/etc/passwd, /etc/group"
 /* Marks a registration loaded; under the Nix database directory, which
  * --load-db makes. */
 #define MV_PREFIX_REGISTERED "/nix/var/nix/db/.microvisor-registered"

@@ -165,6 +165,10 @@ expect_exit "the launcher runs a command through proot" 0 as_user "$P/bin/microv
 expect_match "... and it sees the userland, /nix and the host's /dev" "$OUT" "^enter-marker inside-the-userland /home/$TEST_USER"
 expect_match "... the store under /nix" "$OUT" "${NIXP#/nix/store/}"
 expect_match "... /dev bound" "$OUT" '^dev-bound$'
+expect_exit "inside, the caller has a name" 0 as_user "$P/bin/microvisor-enter" id -un
+expect_match "... its own (passwd gained it)" "$OUT" "^$TEST_USER\$"
+expect_match "/etc/passwd kept root and gained the caller once" "$(cat "$P/etc/passwd")" "^root:x:0:0:root:/root:/bin/sh
+$TEST_USER:x:$uid:$(id -g "$TEST_USER"):$TEST_USER:/home/$TEST_USER:/bin/sh\$"
 # Termux keeps proot in $PREFIX/bin, outside any default PATH.
 mkdir -p "$U/termux/bin" && ln -sf "$(command -v proot)" "$U/termux/bin/termux-proot"
 expect_exit "a proot found only through the caller's PATH" 0 as_user env PATH="$U/termux/bin:/usr/bin:/bin" MICROVISOR_PROOT=termux-proot \
