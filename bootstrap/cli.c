@@ -25,6 +25,8 @@ static const struct mv_command commands[] = {
 	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
 	 "  --offline          use the cache only; name any source that is missing\n"
 	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 "  --dns IP[:PORT],.. DNS servers for downloads (default: /etc/resolv.conf, else\n"
+	 "                     $PREFIX/etc/resolv.conf, else 8.8.8.8,1.1.1.1; static build only)\n"
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes]",
@@ -53,12 +55,14 @@ static const struct mv_command commands[] = {
 	 "show an image's or a disk's partitions and filesystems",
 	 "  --json             print one JSON document\n",
 	 mv_cmd_inspect, NULL},
-	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--allow-unpinned]",
+	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--dns IP,..] [--allow-unpinned]",
 	 "download and verify every source a profile needs into the cache",
 	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor, else ~/.cache/microvisor)\n"
 	 "  --offline          use the cache only; name every source missing from it\n"
 	 "  --quiet            no progress lines\n"
 	 "  --ca-file FILE     trust these CA certificates for HTTPS (default: the system bundle)\n"
+	 "  --dns IP[:PORT],.. DNS servers for downloads (default: /etc/resolv.conf, else\n"
+	 "                     $PREFIX/etc/resolv.conf, else 8.8.8.8,1.1.1.1; static build only)\n"
 	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
 	 mv_cmd_fetch, NULL},
 	{"help", "help [COMMAND]", "show the commands, or one command's help", "", mv_cmd_help, NULL},

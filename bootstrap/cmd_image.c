@@ -15,6 +15,7 @@
 
 #include "../images/bmap.h"
 #include "cli.h"
+#include "dns.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
@@ -129,6 +130,7 @@ int mv_cmd_image(int argc, char **argv)
 		{"cache-dir", required_argument, NULL, 'c'},
 		{"offline", no_argument, NULL, 'O'},
 		{"ca-file", required_argument, NULL, 'C'},
+		{"dns", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -147,6 +149,7 @@ int mv_cmd_image(int argc, char **argv)
 		case 'c': fetch.cache_dir = optarg; break;
 		case 'O': fetch.offline = 1; break;
 		case 'C': fetch.ca_file = optarg; break;
+		case 'D': fetch.dns = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
@@ -155,6 +158,9 @@ int mv_cmd_image(int argc, char **argv)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!o.path)
 		return mv_usage_error(c, "%s", "expected -o OUT.img");
+	char dns_err[512];
+	if (fetch.dns && mv_dns_check(fetch.dns, dns_err, sizeof(dns_err)) < 0)
+		return mv_usage_error(c, "%s", dns_err);
 	if (size_text && (mv_parse_size(size_text, &o.size) < 0 || o.size == 0))
 		return mv_usage_error(c, "--size %s: expected a size such as 512M, 4G or 1GiB", size_text);
 
