@@ -8,6 +8,7 @@
 #include "customise.h"
 #include "handoff.h"
 #include "nix.h"
+#include "prefix.h"
 #include "seed.h"
 #include "units.h"
 
@@ -397,7 +398,8 @@ static void stage_nix(struct builder *b)
 	s->path = plan->opt.target == MV_TARGET_PREFIX ? "/nix/.reginfo" : "/nix-path-registration";
 	s->from = mv_printf(&plan->arena, "%s (.reginfo)", p->nix_tarball.location.v);
 
-	const char *profiles = plan->multi_user ? "/nix/var/nix/profiles/per-user/root" : "/nix/var/nix/profiles/per-user/USER";
+	const char *user = plan->multi_user ? "root" : plan->opt.user ? plan->opt.user : "USER";
+	const char *profiles = mv_printf(&plan->arena, "/nix/var/nix/profiles/per-user/%s", user);
 	s = step(b, MV_STAGE_NIX, "link the first generation to the Nix store path itself (nix-env's user environment cannot be built without running Nix)");
 	s->partition = root;
 	s->path = mv_printf(&plan->arena, "%s/profile-1-link -> %s", profiles, store_path);
@@ -408,11 +410,9 @@ static void stage_nix(struct builder *b)
 	s = step(b, MV_STAGE_NIX, "link the default profile");
 	s->partition = root;
 	s->path = mv_printf(&plan->arena, "/nix/var/nix/profiles/default -> %s/profile", profiles);
-	if (plan->multi_user) {
-		s = step(b, MV_STAGE_NIX, "link root's profile");
-		s->partition = root;
-		s->path = "/root/.nix-profile -> /nix/var/nix/profiles/per-user/root/profile";
-	}
+	s = step(b, MV_STAGE_NIX, plan->multi_user ? "link root's profile" : "link the user's profile (the launcher's HOME)");
+	s->partition = root;
+	s->path = mv_printf(&plan->arena, "%s/.nix-profile -> %s/profile", plan->multi_user ? "/root" : mv_printf(&plan->arena, "/home/%s", user), profiles);
 
 	char *conf = mv_printf(&plan->arena, "experimental-features = nix-command flakes\n%s",
 			       plan->multi_user ? "build-users-group = nixbld\n" : "sandbox = false\n");
@@ -618,6 +618,24 @@ static void stage_finalize(struct builder *b)
 		s->partition = plan->opt.path;
 		break;
 	case MV_TARGET_PREFIX:
+		/* Written into a temporary directory beside the prefix. */
+		s = step(b, MV_STAGE_FINALIZE, "make the user's home directory, if the userland has none");
+		s->partition = plan->opt.path;
+		s->path = mv_printf(&plan->arena, "/home/%s", plan->opt.user ? plan->opt.user : "USER");
+		s = step(b, MV_STAGE_FINALIZE, "add the caller to passwd and group where the userland has those files but not its name or ID (as proot-distro does: id and getpwuid() then name it)");
+		s->partition = plan->opt.path;
+		s->path = MV_PREFIX_ACCOUNTS;
+		s->deferred = "the caller's UID and GID, and whether the userland has them";
+		s = step(b, MV_STAGE_FINALIZE, "write a resolv.conf if the userland has none (Android has no /etc/resolv.conf; the launcher binds the host's where there is one)");
+		s->partition = plan->opt.path;
+		s->path = "/etc/resolv.conf";
+		s->content = MV_PREFIX_RESOLV;
+		s = step(b, MV_STAGE_FINALIZE, "write the launcher: enters the userland through proot (binding /dev, /proc, /sys and /nix), or says how to install proot");
+		s->partition = plan->opt.path;
+		s->path = MV_PREFIX_LAUNCHER;
+		s->content = mv_prefix_launcher(&plan->arena, plan);
+		s = step(b, MV_STAGE_FINALIZE, "rename the finished directory into place (the prefix must be missing or empty)");
+		s->partition = plan->opt.path;
 		break;
 	}
 }

@@ -27,13 +27,21 @@ start_httpd() {
 	python3 "$ROOT/tests/fixtures/httpd.py" --root "$TMP/www" --log "$TMP/$name.log" --max-seconds 90 "$@" \
 		>"$TMP/$name.port" 2>"$TMP/$name.err" &
 	HTTPD_PIDS+=($!)
-	for _ in $(seq 100); do
-		PORT=$(head -n 1 "$TMP/$name.port" 2>/dev/null)
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
+	PORT=$(wait_port "$TMP/$name.port") && return 0
 	echo "not ok - start $name: $(cat "$TMP/$name.err")"
 	exit 1
+}
+
+# wait_port FILE: prints the port a test server wrote as FILE's first line,
+# once it has; fails after 5 seconds.
+wait_port() {
+	local port
+	for _ in $(seq 100); do
+		port=$(head -n 1 "$1" 2>/dev/null)
+		[ -n "$port" ] && echo "$port" && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 ok() { echo "ok - $1"; }
