@@ -81,10 +81,6 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 					 pp->src->name);
 				return -1;
 			}
-		if (pp->fs == MV_FS_UFS) {
-			snprintf(err, errlen, "partition %s: writing UFS2 is not available yet", pp->src->name);
-			return -1;
-		}
 	}
 	return 0;
 }
