@@ -518,6 +518,8 @@ static void stage_bootloader(struct builder *b)
 		.xbootldr = boot_part(b, by_role(plan, MV_ROLE_XBOOTLDR)),
 		.root = boot_part(b, root),
 		.freebsd_boot = boot_part(b, by_role(plan, MV_ROLE_FREEBSD_BOOT)),
+		.swap = boot_part(b, by_role(plan, MV_ROLE_SWAP)),
+		.hostname = plan->opt.hostname ? plan->opt.hostname : p->name.v,
 		.loader = p->loader.location.v,
 		.kernel = p->kernel.location.v,
 		.initrd = p->initrd.location.v,

@@ -27,6 +27,7 @@ struct run {
 	struct mv_fs **writers;     /* per partition, NULL when none */
 	char **paths;               /* per plan source: where its verified bytes are */
 	uint64_t *inodes;           /* per partition, from the survey */
+	struct mv_boot_env boot;    /* the MBR's boot code waits here for the table */
 	char *err;
 	size_t errlen;
 };
@@ -55,12 +56,6 @@ static int part_index(const struct mv_plan *plan, const char *name)
 int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 {
 	const struct mv_profile *p = plan->profile;
-	for (size_t i = 0; i < plan->boot_files.n; i++)
-		if (plan->boot_files.v[i].flags & MV_BOOT_RAW) {
-			snprintf(err, errlen, "the %s boot loader's raw boot code (%s) is not available yet",
-				 plan->bootloader, plan->boot_files.v[i].from);
-			return -1;
-		}
 	if (p->nix_tarball.location.v && !plan->multi_user) {
 		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no, or a prefix) is not available yet");
 		return -1;
@@ -359,10 +354,10 @@ static int bootloader(struct run *r)
 	if (!r->plan->boot_files.n)
 		return 0;
 	stage(r, MV_STAGE_BOOTLOADER, r->plan->bootloader);
-	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
-				  .fd = r->t->fd};
+	r->boot = (struct mv_boot_env){.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
+				       .fd = r->t->fd};
 	char why[1024];
-	if (mv_boot_install(&env, why, sizeof(why)) < 0)
+	if (mv_boot_install(&r->boot, why, sizeof(why)) < 0)
 		return fail(r, "boot loader %s: %s", r->plan->bootloader, why);
 	return 0;
 }
@@ -433,6 +428,8 @@ static int finalize(struct run *r)
 	free(parts);
 	if (rc < 0)
 		return fail(r, "partition table: %s", why);
+	if (mv_boot_install_mbr(&r->boot, why, sizeof(why)) < 0)
+		return fail(r, "boot loader %s: %s", plan->bootloader, why);
 	if (fsync(r->t->fd) < 0)
 		return fail(r, "%s: %s", r->t->name, strerror(errno));
 	return 0;

@@ -5,7 +5,8 @@ kernel and busybox-static packages in DEBS (build/demo-assets.sh fetches
 them) it writes OUT/vmlinuz and OUT/initrd.gz: a busybox initramfs with the
 virtio, ufs and vfat modules whose init mounts the partitions named on the
 kernel command line read-only (ufs=vdaN: -o ro,ufstype=ufs2; vfat=vdaM),
-lists every path (stat: raw mode, uid, gid, size, links, mtime, name),
+lists every path (stat: raw mode, uid, gid, size, links, mtime, 512-byte
+blocks held, name),
 hashes every file, reads every link, appends dmesg, writes the report raw
 to the second disk (vdb) and powers off. tests/boot/fs-judge.sh runs it."""
 import glob, os, subprocess, sys
@@ -39,7 +40,7 @@ out=/tmp/report
 list() { # DIR TAG
 	cd "$1"
 	echo "== $2 stat" >>$out
-	find . -exec stat -c '%f %u %g %s %h %Y %n' {} + >>$out 2>&1
+	find . -exec stat -c '%f %u %g %s %h %Y %b %n' {} + >>$out 2>&1
 	echo "== $2 sha256" >>$out
 	find . -type f -exec sha256sum {} + >>$out 2>&1
 	echo "== $2 links" >>$out
