@@ -479,7 +479,9 @@ static void build_sb(const struct ufs *u, uint8_t *sb, const struct totals *t, u
 	put32(sb + 116, UFS_NINDIR);
 	put32(sb + 120, UFS_INOPB);
 	put32(sb + 128, 0);                                  /* FS_OPTTIME */
-	memcpy(sb + 144, u->id, 8);
+	/* fs_id as two words that blkid prints in hex: the id's bytes in order. */
+	put32(sb + 144, (uint32_t)u->id[0] << 24 | (uint32_t)u->id[1] << 16 | (uint32_t)u->id[2] << 8 | u->id[3]);
+	put32(sb + 148, (uint32_t)u->id[4] << 24 | (uint32_t)u->id[5] << 16 | (uint32_t)u->id[6] << 8 | u->id[7]);
 	put32(sb + 156, g->cssize);
 	put32(sb + 160, g->cgsize);
 	put32(sb + 184, g->ipg);

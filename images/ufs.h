@@ -17,7 +17,8 @@
 #include "io.h"
 
 struct mv_ufs_options {
-	uint8_t id[8];          /* from the seed: fs_id, the UUID blkid shows */
+	uint8_t id[8];          /* from the seed: fs_id; blkid shows these bytes in
+				   hex (the first 16 digits of the plan's UUID) */
 	const char *label;      /* fs_volname, up to 31 bytes (longer is cut), or NULL */
 	int64_t timestamp;      /* SOURCE_DATE_EPOCH: fs_time, the root, every birth time */
 };
