@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "nix_freebsd.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -418,7 +419,16 @@ static void stage_nix(struct builder *b)
 	s->path = "/etc/nix/nix.conf";
 	s->content = conf;
 
-	if (plan->multi_user) {
+	if (plan->multi_user && mv_nix_freebsd(plan)) {
+		s = step(b, MV_STAGE_NIX, "write the rc.d script that, on first boot, adds the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032) with pw, registers the store (nix-store --load-db), links and enables nix-daemon's rc.d script, then disables itself");
+		s->partition = root;
+		s->path = MV_NIX_FREEBSD_SCRIPT;
+		s->deferred = store_rule;
+		s = step(b, MV_STAGE_NIX, "append");
+		s->partition = root;
+		s->path = "/etc/rc.conf";
+		s->content = "microvisor_nix_enable=\"YES\"\n";
+	} else if (plan->multi_user) {
 		s = step(b, MV_STAGE_NIX, "add the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032)");
 		s->partition = root;
 		s->path = "/etc/group, /etc/passwd, /etc/shadow";

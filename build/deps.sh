@@ -13,14 +13,14 @@ build_pkgs=(
 # Tests: the outside judges (DESIGN.md "Tests prove it with tools nobody
 # here wrote") and what the integration scripts use.
 test_pkgs=(
-  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin
+  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar xz-utils nix-bin
   qemu-system-x86 ovmf bmap-tools
   qemu-system-arm qemu-efi-aarch64
 )
 
 # Benchmarks: the peer tools measured side by side.
 bench_pkgs=(
-  genimage mmdebstrap bc time
+  genimage mmdebstrap bc time makefs
 )
 
 want=("${build_pkgs[@]}")

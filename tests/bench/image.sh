@@ -21,13 +21,7 @@ entries=$(tar tf "$tarball" | wc -l)
 W=$(mktemp -d "$PWD/$B/run.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-measure() { # NAME CMD... -> NAME wall cpu maxrss_kib
-	local name=$1
-	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; return 1; }
-	read -r wall user sys rss <"$W/time"
-	printf '%s %s %s %s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
-}
+. tests/bench/lib.sh
 
 cat >"$W/bench.conf" <<CONF
 [Profile]
@@ -95,7 +89,6 @@ read -r _ gw gc gr <<<"$gi_line"
 read -r _ rw _ _ <<<"$read_line"
 read -r _ ww _ _ <<<"$write_line"
 floor=$(echo "$rw + $ww" | bc)
-ratio() { echo "scale=2; $1 / $2" | bc; }
 {
 	echo "image bench: GPT, 256 MiB ESP + 2 GiB ext4 root, from $(du -h "$tarball" | cut -f1) tarball of $entries entries"
 	printf '%-16s %8s %8s %10s %14s\n' tool wall_s cpu_s peak_rss allocated

@@ -127,7 +127,7 @@ cp --sparse=always "$img" "$TMP/bad.img"
 printf '\0\0\0\0' | dd of="$TMP/bad.img" bs=1 seek=$((p4 + 65536 + 1372)) conv=notrunc status=none
 bash tests/boot/fs-judge.sh obj/fs-guest "$TMP/bad.img" "$TMP/bad.report" ufs=vda4 >/dev/null 2>&1
 expect_exit "a zeroed superblock magic fails the judge" 1 python3 tests/fixtures/fs_report.py "$TMP/bad.report" ufs "${gen[@]}" "$TMP/base.tar" "$TMP/kernel.tar"
-expect_match "... because Linux does not mount it" "$OUT" "did not mount"
+expect_match "... because Linux does not mount it" "$ERR" "did not mount"
 # ... and a directory entry with d_reclen 3 plus one flipped data byte.
 cp --sparse=always "$img" "$TMP/bad.img"
 python3 - "$TMP/bad.img" "$p4" <<'PY'
@@ -144,6 +144,26 @@ with open(path, "r+b") as f:
 PY
 bash tests/boot/fs-judge.sh obj/fs-guest "$TMP/bad.img" "$TMP/bad.report" ufs=vda4 >/dev/null 2>&1
 expect_exit "a bad d_reclen and a flipped byte fail the judge" 1 python3 tests/fixtures/fs_report.py "$TMP/bad.report" ufs "${gen[@]}" "$TMP/base.tar" "$TMP/kernel.tar"
-expect_match "... dmesg shows the ufs error" "$OUT" "dmesg: .*(bad entry|UFS-fs)"
-expect_match "... the entries past it go missing" "$OUT" "usr/share/many/file-1[0-9]*: missing"
-expect_match "... the flipped byte changes a hash" "$OUT" "boot/loader.efi: content differs"
+expect_match "... dmesg shows the ufs error" "$ERR" "dmesg: .*(bad entry|UFS-fs)"
+expect_match "... the entries past it go missing" "$ERR" "usr/share/many/file-1[0-9]*: missing"
+expect_match "... the flipped byte changes a hash" "$ERR" "boot/loader.efi: content differs"
+
+# Nix on FreeBSD: the store and its registration file seeded as on Linux;
+# the accounts (pw), the registration and nix-daemon left to an rc.d
+# script that runs once on first boot. No Linux account files appear.
+if tests/fixtures/mknixtar.sh "$U/nix.tar.xz" >"$TMP/paths" 2>"$TMP/mknix.err"; then
+	chmod a+r "$U/nix.tar.xz"
+	printf '\n[Nix]\nTarball=nix.tar.xz\n' >>"$U/fb.conf"
+	expect_exit "image of the FreeBSD layout with Nix" 0 as_user "$UMV" image -q "$U/fb.conf" -o "$U/nix.img" --seed s1
+	expect_exit "the guest reads it" 0 bash tests/boot/fs-judge.sh obj/fs-guest "$U/nix.img" "$TMP/nix.report" ufs=vda4
+	printf 'sshd_enable="YES"\nmicrovisor_nix_enable="YES"\nhostname="fbtest"\ngrowfs_enable="YES"\n' >"$TMP/rc.conf"
+	expect_exit "the tree, rc.conf enabling the first-boot script" 0 python3 tests/fixtures/fs_report.py "$TMP/nix.report" ufs \
+		"${gen[@]}" --extra nix --extra nix-path-registration --extra usr/local --extra root --extra etc/nix "$TMP/base.tar" "$TMP/kernel.tar"
+	rep=$(cat "$TMP/nix.report")
+	expect_match "the rc.d script is there, 0555" "$rep" "^816d 0 0 [0-9]+ 1 [0-9]+ [0-9]+ \./usr/local/etc/rc\.d/microvisor_nix$"
+	expect_match "/nix/store is 1775 root:nixbld (30000)" "$rep" "^43fd 0 30000 .* \./nix/store$"
+	expect_match "the registration waits for the first boot" "$rep" " \./nix-path-registration$"
+	grep -Eq ' \./etc/(shadow|passwd|group)$' "$TMP/nix.report" && not_ok "no Linux account files" "$(grep -E ' \./etc/(shadow|passwd|group)$' "$TMP/nix.report")" || ok "no Linux account files (pw makes the accounts on FreeBSD)"
+else
+	not_ok "a miniature Nix tarball" "$(tail -3 "$TMP/mknix.err")"
+fi
