@@ -56,6 +56,22 @@ int ufs_fail(struct ufs *u, int err, const char *fmt, ...)
 	return err;
 }
 
+int ufs_grow(struct ufs *u, void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
+{
+	if (n < *cap)
+		return 0;
+	uint32_t c = *cap ? *cap : first;
+	while (c <= n)
+		c *= 2;
+	char *p = realloc(*(void **)v, c * size);
+	if (!p)
+		return ufs_fail(u, -ENOMEM, "ufs: out of memory");
+	memset(p + *cap * size, 0, (c - *cap) * size);
+	*(void **)v = p;
+	*cap = c;
+	return 0;
+}
+
 /* ---- geometry ---- */
 
 static uint64_t roundup(uint64_t x, uint64_t m) { return (x + m - 1) / m * m; }
@@ -248,19 +264,12 @@ int ufs_ialloc(struct ufs *u, uint32_t mode, uint32_t *ino)
 	else
 		return ufs_fail(u, -ENOSPC, "ufs: no free inodes left (%llu in all)",
 				(unsigned long long)u->g.ncg * u->g.ipg);
-	if (i >= u->capinos) {
-		uint32_t cap = u->capinos ? u->capinos * 2 : 1024;
-		while (cap <= i)
-			cap *= 2;
-		struct ufs_ino *v = realloc(u->inos, cap * sizeof(*v));
-		if (!v)
-			return ufs_fail(u, -ENOMEM, "ufs: out of memory");
-		memset(v + u->capinos, 0, (cap - u->capinos) * sizeof(*v));
-		u->inos = v, u->capinos = cap;
-	}
+	int rc = ufs_grow(u, &u->inos, &u->capinos, i, sizeof(*u->inos), 1024);
+	if (rc < 0)
+		return rc;
 	if (i >= u->ninos)
 		u->ninos = i + 1;
-	int rc = zero_inodes(u, i / u->g.ipg, (uint32_t)roundup(i % u->g.ipg + 1, UFS_INOPB));
+	rc = zero_inodes(u, i / u->g.ipg, (uint32_t)roundup(i % u->g.ipg + 1, UFS_INOPB));
 	if (rc < 0)
 		return rc;
 	u->inos[i] = (struct ufs_ino){.mode = (uint16_t)mode};

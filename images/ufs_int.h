@@ -98,6 +98,9 @@ struct ufs {
 
 /* ---- ufs.c ---- */
 int ufs_fail(struct ufs *u, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Makes room for element n of the array *v (capacity *cap, elements of
+ * size bytes), doubling from `first`; new room is zeroed. 0 or -ENOMEM. */
+int ufs_grow(struct ufs *u, void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
 /* n contiguous fragments inside one block (n == UFS_FRAG: a whole,
  * block-aligned block); 0 with *addr set, or -ENOSPC. */
 int ufs_alloc(struct ufs *u, uint32_t n, uint64_t *addr);

@@ -44,16 +44,12 @@ static int rehash(struct ufs *u, struct ufs_dir *d, uint32_t n)
 
 int ufs_dir_new(struct ufs *u, uint32_t ino, uint32_t parent)
 {
-	if (u->ndirs == u->capdirs) {
-		uint32_t cap = u->capdirs ? u->capdirs * 2 : 64;
-		struct ufs_dir *v = realloc(u->dirs, cap * sizeof(*v));
-		if (!v)
-			return ufs_fail(u, -ENOMEM, "ufs: out of memory");
-		u->dirs = v, u->capdirs = cap;
-	}
+	int rc = ufs_grow(u, &u->dirs, &u->capdirs, u->ndirs, sizeof(*u->dirs), 64);
+	if (rc < 0)
+		return rc;
 	struct ufs_dir *d = &u->dirs[u->ndirs];
 	*d = (struct ufs_dir){.ino = ino, .parent = parent};
-	int rc = rehash(u, d, 8);
+	rc = rehash(u, d, 8);
 	if (rc < 0)
 		return rc;
 	u->inos[ino].dir = ++u->ndirs;
@@ -89,13 +85,9 @@ static int dir_add(struct ufs *u, struct ufs_dir *d, const char *name, uint32_t 
 {
 	if (strlen(name) > 255)
 		return ufs_fail(u, -ENAMETOOLONG, "ufs: %s: names are at most 255 bytes", name);
-	if (d->n == d->cap) {
-		uint32_t cap = d->cap ? d->cap * 2 : 8;
-		struct ufs_ent *v = realloc(d->v, cap * sizeof(*v));
-		if (!v)
-			return ufs_fail(u, -ENOMEM, "ufs: out of memory");
-		d->v = v, d->cap = cap;
-	}
+	int rc = ufs_grow(u, &d->v, &d->cap, d->n, sizeof(*d->v), 8);
+	if (rc < 0)
+		return rc;
 	char *copy = strdup(name);
 	if (!copy)
 		return ufs_fail(u, -ENOMEM, "ufs: out of memory");
@@ -225,13 +217,8 @@ static int free_inode(struct ufs *u, uint32_t ino, const uint8_t *di)
 	if (rc < 0)
 		return rc;
 	u->inos[ino] = (struct ufs_ino){0};
-	if (u->nfreed == u->capfreed) {
-		uint32_t cap = u->capfreed ? u->capfreed * 2 : 64;
-		uint32_t *v = realloc(u->freed, cap * sizeof(*v));
-		if (!v)
-			return ufs_fail(u, -ENOMEM, "ufs: out of memory");
-		u->freed = v, u->capfreed = cap;
-	}
+	if ((rc = ufs_grow(u, &u->freed, &u->capfreed, u->nfreed, sizeof(*u->freed), 64)) < 0)
+		return rc;
 	u->freed[u->nfreed++] = ino;
 	return 0;
 }
@@ -601,18 +588,24 @@ static int get_dir(struct ufs *u, mv_node node, struct ufs_dir **d)
 	return 0;
 }
 
-static int op_lookup(struct mv_fs *fs, mv_node dir, const char *name, mv_node *out)
+/* name's entry in dir: *d the directory, *i the entry. */
+static int find_entry(struct ufs *u, mv_node dir, const char *name, struct ufs_dir **d, uint32_t *i)
 {
-	struct ufs *u = ufs_of(fs);
-	struct ufs_dir *d = NULL;
-	int rc = get_dir(u, dir, &d);
+	int rc = get_dir(u, dir, d);
 	if (rc < 0)
 		return rc;
-	uint32_t i = dir_find(d, name);
-	if (i == NONE)
-		return -ENOENT;
-	*out = d->v[i].ino;
-	return 0;
+	*i = dir_find(*d, name);
+	return *i == NONE ? -ENOENT : 0;
+}
+
+static int op_lookup(struct mv_fs *fs, mv_node dir, const char *name, mv_node *out)
+{
+	struct ufs_dir *d = NULL;
+	uint32_t i;
+	int rc = find_entry(ufs_of(fs), dir, name, &d, &i);
+	if (rc == 0)
+		*out = d->v[i].ino;
+	return rc;
 }
 
 static int op_getattr(struct mv_fs *fs, mv_node node, struct mv_stat *st)
@@ -818,12 +811,10 @@ static int op_unlink(struct mv_fs *fs, mv_node dir, const char *name)
 	struct ufs *u = ufs_of(fs);
 	struct ufs_dir *d = NULL;
 	uint8_t di[UFS_INODE];
-	int rc = get_dir(u, dir, &d);
+	uint32_t i;
+	int rc = find_entry(u, dir, name, &d, &i);
 	if (rc < 0)
 		return rc;
-	uint32_t i = dir_find(d, name);
-	if (i == NONE)
-		return -ENOENT;
 	uint32_t ino = d->v[i].ino;
 	struct ufs_dir *sub = ufs_dir_of(u, ino);
 	if (sub && sub->live)
