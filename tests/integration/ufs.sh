@@ -28,6 +28,8 @@ printf tail | dd of="$TMP/k/boot/kernel/sparse.ko" bs=1 seek=$((40 * 1048576 - 4
 touch -d @1700000000 "$TMP/k/boot/kernel" "$TMP/k/boot/kernel"/*
 tar --owner=0 --group=0 --sparse -C "$TMP/k" -cf "$TMP/kernel.tar" ./boot/kernel
 xz -T1 -c "$TMP/kernel.tar" >"$U/kernel.txz"
+mkdir -p "$U/files"
+head -c 3145728 /dev/urandom >"$U/files/big.bin"
 cat >"$U/fb.conf" <<'CONF'
 [Profile]
 Name=fbtest
@@ -63,6 +65,9 @@ Source=kernel.txz
 
 [Bootloader]
 Kind=freebsd
+
+[Files]
+Copy=files/big.bin efi:/Notes/grüße-långt-namn-über-acht.bin 0644
 CONF
 chmod -R a+rX "$U"
 img="$U/fb.img"
@@ -119,8 +124,9 @@ expect_exit "Linux's ufs driver reads every path as the archives say" 0 \
 	python3 tests/fixtures/fs_report.py "$TMP/report" ufs "${gen[@]}" "$TMP/base.tar" "$TMP/kernel.tar"
 [ "$(grep -c '^[0-9a-f]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* \./usr/share/many/' "$TMP/report")" -eq 2000 ] &&
 	ok "2,000 files in one directory" || not_ok "2,000 files in one directory" "$(grep -c usr/share/many/ "$TMP/report")"
-expect_exit "Linux's vfat driver reads the ESP's loaders" 0 python3 tests/fixtures/fs_report.py "$TMP/report" vfat \
-	--file EFI/freebsd/loader.efi="$TMP/boot/loader.efi" --file EFI/BOOT/BOOTX64.EFI="$TMP/boot/loader.efi"
+expect_exit "Linux's vfat driver reads the ESP's loaders and a long UTF-8 name" 0 python3 tests/fixtures/fs_report.py "$TMP/report" vfat \
+	--file EFI/freebsd/loader.efi="$TMP/boot/loader.efi" --file EFI/BOOT/BOOTX64.EFI="$TMP/boot/loader.efi" \
+	--file "Notes/grüße-långt-namn-über-acht.bin=$U/files/big.bin"
 
 # The judge can fail: a zeroed superblock magic ...
 cp --sparse=always "$img" "$TMP/bad.img"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../bootstrap/bsdflags.h"
+#include "../../bootstrap/nix_freebsd.h"
 #include "../../images/fs.h"
 #include "../../images/ufs.h"
 #include "../../images/ufs_int.h"
@@ -296,6 +297,45 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* Nix on FreeBSD: the first-boot rc.d script, written into a UFS root,
+ * read back and checked by sh -n (it must at least parse). */
+START_TEST(test_nix_rc_script)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 16 * MiB, 1, -1);
+	struct mv_meta d = meta(S_IFDIR | 0755);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/etc", &d), 0);
+	put(fs, "/etc/rc.conf", "sshd_enable=\"YES\"\n", 18);
+	char err[512];
+	ck_assert_msg(mv_nix_freebsd_seed(fs, "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nix-2.35.2", T0, err,
+					  sizeof(err)) == 0, "%s", err);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(mv_fs_read_file(fs, "/etc/rc.conf", &text, &len), 0);
+	ck_assert_str_eq(text, "sshd_enable=\"YES\"\nmicrovisor_nix_enable=\"YES\"\n");
+	free(text);
+	struct mv_stat st;
+	ck_assert_int_eq(mv_fs_stat(fs, MV_NIX_FREEBSD_SCRIPT, 0, &st), 0);
+	ck_assert_uint_eq(st.mode, S_IFREG | 0555);
+	ck_assert_int_eq(mv_fs_read_file(fs, MV_NIX_FREEBSD_SCRIPT, &text, &len), 0);
+	ck_assert_ptr_nonnull(strstr(text, "pw groupadd nixbld -g 30000"));
+	ck_assert_ptr_nonnull(strstr(text, "-nix-2.35.2/bin/nix-store --load-db </nix-path-registration"));
+	ck_assert_ptr_nonnull(strstr(text, "rcvar=\"microvisor_nix_enable\""));
+	char path[80];
+	snprintf(path, sizeof(path), "%s.rc", im.path);
+	FILE *f = fopen(path, "w");
+	fwrite(text, 1, len, f);
+	fclose(f);
+	free(text);
+	char cmd[100];
+	snprintf(cmd, sizeof(cmd), "sh -n %s", path);
+	ck_assert_msg(system(cmd) == 0, "sh -n rejects the rc.d script");
+	unlink(path);
+	done(&im);
+	drop(&im);
+}
+END_TEST
+
 static Suite *ufs_suite(void)
 {
 	Suite *s = suite_create("ufs");
@@ -306,6 +346,7 @@ static Suite *ufs_suite(void)
 	tcase_add_test(tc, test_reused);
 	tcase_add_test(tc, test_replace_unlink_and_space);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_nix_rc_script);
 	suite_add_tcase(s, tc);
 	return s;
 }
