@@ -24,6 +24,10 @@
  *  - Determinism: fs_id from the options (the seed), every time from
  *    options->timestamp or the archive, inode generation numbers derived
  *    from fs_id and the inode number.
+ *  - The superblock passes the checks of FreeBSD's validate_sblock
+ *    (ffs_subr.c) as far as they were read: backups record 0 as their
+ *    own location; newfs's recovery block (struct fsrecovery) sits just
+ *    before the superblock.
  *  - cg_initediblk (UFS2's lazily initialised inode blocks) covers the
  *    inodes handed out, at least 2 blocks as newfs; those blocks are
  *    written (zeros) on a reused target, the rest are never read. */
@@ -554,12 +558,23 @@ int ufs_finish(struct mv_fs *fs)
 	}
 	if (rc == 0 && mv_io_pwrite(&u->io, (uint64_t)u->g.dblkno * UFS_FSIZE, cs, u->g.cssize) < 0)
 		rc = ufs_fail(u, -errno, "ufs: writing the cylinder summaries: %s", strerror(errno));
-	/* The backups first, the primary last: a half-written image has none. */
+	/* The backups first, the primary last: a half-written image has none.
+	 * A backup says 0 for its own location (fs_sblockactualloc): FreeBSD's
+	 * validate_sblock takes only 0 or SBLOCK_UFS2 there. */
 	for (uint32_t c = 0; c < u->g.ncg && rc == 0; c++) {
 		uint64_t at = (cgbase(u, c) + u->g.sblkno) * UFS_FSIZE;
-		build_sb(u, sb, &all, at);
+		build_sb(u, sb, &all, 0);
 		if (mv_io_pwrite(&u->io, at, sb, sizeof(sb)) < 0)
 			rc = ufs_fail(u, -errno, "ufs: writing a superblock copy: %s", strerror(errno));
+	}
+	if (rc == 0) {
+		/* newfs's struct fsrecovery, the last 20 bytes before the
+		 * superblock: what fsck_ffs needs to find the backups. */
+		uint8_t fsr[20];
+		put32(fsr, FS_UFS2_MAGIC), put32(fsr + 4, 3), put32(fsr + 8, u->g.sblkno);
+		put32(fsr + 12, u->g.fpg), put32(fsr + 16, u->g.ncg);
+		if (mv_io_pwrite(&u->io, UFS_SBLOCK - sizeof(fsr), fsr, sizeof(fsr)) < 0)
+			rc = ufs_fail(u, -errno, "ufs: writing the recovery block: %s", strerror(errno));
 	}
 	if (rc == 0) {
 		build_sb(u, sb, &all, UFS_SBLOCK);
