@@ -344,7 +344,7 @@ static void stage_filesystems(struct builder *b)
 			break;
 		case MV_FS_EXT4: what = "create ext4 (Debian 12's mke2fs features, inode count from the content)"; break;
 		case MV_FS_SWAP: what = "write a swap signature"; break;
-		case MV_FS_UFS: what = "create UFS2"; break;
+		case MV_FS_UFS: what = "create UFS2 (newfs's 32 KiB blocks and 4 KiB fragments; no soft updates or journal)"; break;
 		default: what = "create"; break;
 		}
 		struct mv_step *s = step(b, MV_STAGE_FILESYSTEMS, what);
