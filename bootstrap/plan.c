@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "nix_freebsd.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -349,7 +350,7 @@ static void stage_filesystems(struct builder *b)
 			break;
 		case MV_FS_EXT4: what = "create ext4 (Debian 12's mke2fs features, inode count from the content)"; break;
 		case MV_FS_SWAP: what = "write a swap signature"; break;
-		case MV_FS_UFS: what = "create UFS2"; break;
+		case MV_FS_UFS: what = "create UFS2 (newfs's 32 KiB blocks and 4 KiB fragments; no soft updates or journal)"; break;
 		default: what = "create"; break;
 		}
 		struct mv_step *s = step(b, MV_STAGE_FILESYSTEMS, what);
@@ -423,7 +424,16 @@ static void stage_nix(struct builder *b)
 	s->path = "/etc/nix/nix.conf";
 	s->content = conf;
 
-	if (plan->multi_user) {
+	if (plan->multi_user && mv_nix_freebsd(plan)) {
+		s = step(b, MV_STAGE_NIX, "write the rc.d script that, on first boot, adds the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032) with pw, registers the store (nix-store --load-db), links and enables nix-daemon's rc.d script, then disables itself");
+		s->partition = root;
+		s->path = MV_NIX_FREEBSD_SCRIPT;
+		s->deferred = store_rule;
+		s = step(b, MV_STAGE_NIX, "append");
+		s->partition = root;
+		s->path = "/etc/rc.conf";
+		s->content = "microvisor_nix_enable=\"YES\"\n";
+	} else if (plan->multi_user) {
 		s = step(b, MV_STAGE_NIX, "add the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032)");
 		s->partition = root;
 		s->path = "/etc/group, /etc/passwd, /etc/shadow";
@@ -537,6 +547,8 @@ static void stage_bootloader(struct builder *b)
 		.xbootldr = boot_part(b, by_role(plan, MV_ROLE_XBOOTLDR)),
 		.root = boot_part(b, root),
 		.freebsd_boot = boot_part(b, by_role(plan, MV_ROLE_FREEBSD_BOOT)),
+		.swap = boot_part(b, by_role(plan, MV_ROLE_SWAP)),
+		.hostname = plan->opt.hostname ? plan->opt.hostname : p->name.v,
 		.loader = p->loader.location.v,
 		.kernel = p->kernel.location.v,
 		.initrd = p->initrd.location.v,

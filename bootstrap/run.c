@@ -31,6 +31,7 @@ struct run {
 	struct mv_fs *prefix;       /* MV_TARGET_PREFIX: the directory's writer */
 	char **paths;               /* per plan source: where its verified bytes are */
 	uint64_t *inodes;           /* per partition, from the survey */
+	struct mv_boot_env boot;    /* the MBR's boot code waits here for the table */
 	char *err;
 	size_t errlen;
 };
@@ -59,12 +60,6 @@ static int part_index(const struct mv_plan *plan, const char *name)
 int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 {
 	const struct mv_profile *p = plan->profile;
-	for (size_t i = 0; i < plan->boot_files.n; i++)
-		if (plan->boot_files.v[i].flags & MV_BOOT_RAW) {
-			snprintf(err, errlen, "the %s boot loader's raw boot code (%s) is not available yet",
-				 plan->bootloader, plan->boot_files.v[i].from);
-			return -1;
-		}
 	int prefix = plan->opt.target == MV_TARGET_PREFIX;
 	if (p->nix_tarball.location.v && !plan->multi_user && !prefix) {
 		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no) on a disk or image is not available yet (a prefix has it)");
@@ -89,10 +84,6 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 					 pp->src->name);
 				return -1;
 			}
-		if (pp->fs == MV_FS_UFS) {
-			snprintf(err, errlen, "partition %s: writing UFS2 is not available yet", pp->src->name);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -405,10 +396,10 @@ static int bootloader(struct run *r)
 	if (!r->plan->boot_files.n)
 		return 0;
 	stage(r, MV_STAGE_BOOTLOADER, r->plan->bootloader);
-	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
-				  .fd = r->t->fd};
+	r->boot = (struct mv_boot_env){.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
+				       .fd = r->t->fd};
 	char why[1024];
-	if (mv_boot_install(&env, why, sizeof(why)) < 0)
+	if (mv_boot_install(&r->boot, why, sizeof(why)) < 0)
 		return fail(r, "boot loader %s: %s", r->plan->bootloader, why);
 	return 0;
 }
@@ -517,6 +508,8 @@ static int finalize(struct run *r)
 	free(parts);
 	if (rc < 0)
 		return fail(r, "partition table: %s", why);
+	if (mv_boot_install_mbr(&r->boot, why, sizeof(why)) < 0)
+		return fail(r, "boot loader %s: %s", plan->bootloader, why);
 	if (fsync(r->t->fd) < 0)
 		return fail(r, "%s: %s", r->t->name, strerror(errno));
 	return 0;

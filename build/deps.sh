@@ -27,7 +27,7 @@ test_pkgs=(
 
 # Benchmarks: the peer tools measured side by side.
 bench_pkgs=(
-  genimage mmdebstrap bc time
+  genimage mmdebstrap bc time makefs
 )
 
 want=("${build_pkgs[@]}")
