@@ -1,10 +1,12 @@
 #include "cli.h"
+
+#include "customise.h"
 #include "run_options.h"
 
 #include <string.h>
 
 static const struct mv_command commands[] = {
-	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json]",
+	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json] [--hostname H ...]",
 	 "show everything a run would do, without doing any of it",
 	 "  --image FILE       plan an image file (nothing is created)\n"
 	 "  --size SIZE        the image's size (512M, 4G, 1GiB); default [Disk] Size=, else the partitions' total\n"
@@ -12,13 +14,15 @@ static const struct mv_command commands[] = {
 	 "  --prefix DIR       plan a rootless bootstrap into DIR\n"
 	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
 	 "  --json             print the plan as one JSON document\n"
-	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
+	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n"
+	 MV_CUSTOMISE_HELP,
 	 mv_cmd_plan, NULL},
-	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S] [--quiet]",
+	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S] [--quiet] [--hostname H --user U --ssh-key FILE ...]",
 	 "build a disk image file, rootless",
 	 "  -o, --output FILE  the image to write (replaced only when complete)\n"
 	 "  --size SIZE        the image's size (512M, 4G); default [Disk] Size=, else the partitions' total\n"
 	 MV_RUN_HELP
+	 MV_CUSTOMISE_HELP
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes] [--seed S] [--quiet]",
@@ -28,6 +32,7 @@ static const struct mv_command commands[] = {
 	 "  --yes              do not ask for the device's name to be typed back (needed when\n"
 	 "                     standard input is not a terminal)\n"
 	 MV_RUN_HELP
+	 MV_CUSTOMISE_HELP
 	 "`microvisor plan PROFILE --disk DEV` shows what it will do and what it will destroy.\n",
 	 mv_cmd_install, NULL},
 	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE|--no-bmap] [--yes] [--quiet]",

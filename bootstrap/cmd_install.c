@@ -15,6 +15,8 @@
 #include "../partition/target.h"
 #include "chroot.h"
 #include "cli.h"
+#include "customise.h"
+#include "handoff.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
@@ -62,17 +64,24 @@ static int handoff(const struct mv_plan *plan, const struct mv_blockdev *d, int 
 		fprintf(stderr, "microvisor install: handoff (chroot): the disk has no root filesystem to run the command in\n");
 		return MV_EXIT_FAILED;
 	}
+	/* The text a person would type on the installed system (Nix's PATH
+	 * and registration first, the flake exported), as bootstrap/handoff.h
+	 * makes it for Mode=none. */
+	struct mv_arena a = {0};
+	const char *command = mv_handoff_command(&a, plan, 1);
 	if (!quiet)
 		fprintf(stderr, "microvisor: [%d/%d] %s: chroot into %s: %s\n", MV_STAGE_HANDOFF + 1, MV_STAGE_COUNT,
 			mv_stage_name(MV_STAGE_HANDOFF), root->src->name, plan->handoff_command);
 	char err[512];
-	if (mv_chroot_run(d->fd, root->start, root->size, mv_fs_name(root->fs), plan->handoff_command, err, sizeof(err)) < 0 ||
+	int rc = MV_EXIT_OK;
+	if (!command || mv_chroot_run(d->fd, root->start, root->size, mv_fs_name(root->fs), command, err, sizeof(err)) < 0 ||
 	    fsync(d->fd) != 0) {
 		fprintf(stderr, "microvisor install: handoff (chroot) on %s: %s. The disk is installed; run the command yourself\n",
-			d->path, err);
-		return MV_EXIT_FAILED;
+			d->path, command ? err : "no Command=");
+		rc = MV_EXIT_FAILED;
 	}
-	return MV_EXIT_OK;
+	mv_arena_free(&a);
+	return rc;
 }
 
 static int install(struct mv_plan *plan, struct mv_blockdev *d, int yes, int quiet, struct mv_fetch_options *fetch)
@@ -132,17 +141,19 @@ int mv_cmd_install(int argc, char **argv)
 		{"yes", no_argument, NULL, 'y'},
 		MV_RUN_LONGOPTS,
 	};
+	struct mv_cli_options g = {.cmd = "install"};
 	struct mv_plan_options o = {.target = MV_TARGET_DISK, .timestamp = mv_source_date_epoch()};
 	struct mv_fetch_options fetch = {0};
 	int yes = 0, quiet = 0, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "qh", longopts)) != -1) {
 		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
 			continue;
 		switch (opt) {
 		case 'd': o.path = optarg; break;
 		case 'y': yes = 1; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -152,7 +163,7 @@ int mv_cmd_install(int argc, char **argv)
 		return mv_usage_error(c, "%s", "expected --disk DEV");
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_blockdev d;

@@ -11,6 +11,7 @@
 
 #include "../partition/target.h"
 #include "cli.h"
+#include "customise.h"
 #include "plan.h"
 #include "profile.h"
 #include "units.h"
@@ -74,12 +75,13 @@ int mv_cmd_plan(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct mv_cli_options g = {.cmd = "plan"};
 	struct mv_plan_options o = {0};
 	int json = 0, targets = 0;
 	const char *size_text = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "h", longopts)) != -1) {
 		switch (opt) {
 		case 'i': o.target = MV_TARGET_IMAGE; o.path = optarg; targets++; break;
 		case 'd': o.target = MV_TARGET_DISK; o.path = optarg; targets++; break;
@@ -89,6 +91,7 @@ int mv_cmd_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'u': o.allow_unpinned = 1; break;
 		case 'h': mv_usage_command(c, stdout); return 0;
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -106,7 +109,7 @@ int mv_cmd_plan(int argc, char **argv)
 		return MV_EXIT_USAGE;
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);

@@ -8,15 +8,16 @@ set -euo pipefail
 build_pkgs=(
   pkg-config make gcc
   libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
-  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev
+  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev libcrypt-dev
 )
 # Tests: the outside judges (DESIGN.md "Tests prove it with tools nobody
 # here wrote") and what the integration scripts use.
 test_pkgs=(
-  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin
+  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin systemd
   qemu-system-x86 ovmf bmap-tools
   gzip xz-utils zstd
   qemu-system-arm qemu-efi-aarch64
+  openssh-client whois wpasupplicant systemd
 )
 
 # Benchmarks: the peer tools measured side by side.

@@ -100,3 +100,17 @@ Include=$ROOT/profiles/demo.conf
 Copy=$TMP/marker root:/etc/microvisor-marker 0644
 CONF
 }
+
+# disk_conf NAME: the [Profile] and partitions of a small x86_64 test disk
+# (a 64M ESP, a 128M ext4 root), for a test to append its own sections to.
+disk_conf() {
+	printf '[Profile]\nName=%s\nArchitecture=x86_64\n[Partition esp]\nType=esp\nSize=64M\n' "$1"
+	printf '[Partition root]\nType=root\nSize=128M\n'
+}
+
+# root_fs IMAGE: its second partition (the root) as debugfs and e2fsck
+# take it; dbg IMAGE REQUEST: a debugfs request on it.
+root_fs() {
+	echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"
+}
+dbg_root() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }

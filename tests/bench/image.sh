@@ -13,7 +13,7 @@ mkdir -p "$B"
 tarball=$B/rootfs.tar
 if [ ! -s "$tarball" ]; then
 	echo "bench: making a Debian userland with mmdebstrap (once; cached in $B)" >&2
-	mmdebstrap --quiet --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
+	mmdebstrap --quiet --mode=unshare --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
 		--format=tar bookworm "$tarball.tmp" >&2
 	mv "$tarball.tmp" "$tarball"
 fi
