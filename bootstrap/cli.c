@@ -1,9 +1,12 @@
 #include "cli.h"
 
-#include "customise.h"
-#include "run_options.h"
-
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "customise.h"
+#include "dns.h"
+#include "run_options.h"
 
 static const struct mv_command commands[] = {
 	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json] [--hostname H ...]",
@@ -48,20 +51,26 @@ static const struct mv_command commands[] = {
 	 "                     standard input is not a terminal)\n"
 	 "  -q, --quiet        no progress\n",
 	 mv_cmd_flash, NULL},
-	{"bootstrap", "bootstrap PROFILE --prefix DIR",
-	 "unpack the userland and seed Nix into a directory, no root needed",
-	 "  --prefix DIR       the directory to bootstrap into\n",
-	 NULL, "bootstrapping into a prefix is not implemented yet"},
+	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet] [--dns IP[:PORT],..]",
+	 "unpack the userland and seed a single-user Nix into a directory, no root needed",
+	 "  --prefix DIR       the directory to create (missing or empty; renamed into place when complete)\n"
+	 MV_RUN_HELP
+	 MV_DNS_HELP
+	 MV_CUSTOMISE_HELP
+	 "Here --dns names the servers for downloads (a prefix has no network of its own).\n"
+	 "Enter the result with DIR/bin/microvisor-enter [COMMAND] (needs proot).\n",
+	 mv_cmd_bootstrap, NULL},
 	{"inspect", "inspect IMAGE|DEV [--json]",
 	 "show an image's or a disk's partitions and filesystems",
 	 "  --json             print one JSON document\n",
 	 mv_cmd_inspect, NULL},
-	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--allow-unpinned]",
+	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--dns IP,..] [--allow-unpinned]",
 	 "download and verify every source a profile needs into the cache",
 	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor, else ~/.cache/microvisor)\n"
 	 "  --offline          use the cache only; name every source missing from it\n"
 	 "  --quiet            no progress lines\n"
 	 "  --ca-file FILE     trust these CA certificates for HTTPS (default: the system bundle)\n"
+	 MV_DNS_HELP
 	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
 	 mv_cmd_fetch, NULL},
 	{"help", "help [COMMAND]", "show the commands, or one command's help", "", mv_cmd_help, NULL},
@@ -123,3 +132,11 @@ int mv_usage_error(const struct mv_command *c, const char *fmt, const char *arg)
 	return MV_EXIT_USAGE;
 }
 
+void mv_catch_signals(void (*handler)(int))
+{
+	struct sigaction sa = {.sa_handler = handler};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}

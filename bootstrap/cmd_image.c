@@ -67,22 +67,13 @@ static int write_bmap(int fd, uint64_t size, const char *out, char *bmap_path, s
 	return rc;
 }
 
-static void catch_signals(void (*handler)(int))
-{
-	struct sigaction sa = {.sa_handler = handler};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
 static int build(const struct mv_plan *plan, const char *out, int quiet, struct mv_fetch_options *fetch)
 {
 	char dir[4096], base[1024], err[2048];
 	snprintf(dir, sizeof(dir), "%s", out);
 	snprintf(base, sizeof(base), "%s", out);
 	snprintf(temp_path, sizeof(temp_path), "%s/.%s.XXXXXX", dirname(dir), basename(base));
-	catch_signals(remove_temp);
+	mv_catch_signals(remove_temp);
 	int fd = mkstemp(temp_path);
 	if (fd < 0) {
 		fprintf(stderr, "microvisor image: cannot create a file beside %s: %s\n", out, strerror(errno));
@@ -127,7 +118,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	remove_temps();
-	catch_signals(SIG_DFL);
+	mv_catch_signals(SIG_DFL);
 	return rc;
 }
 

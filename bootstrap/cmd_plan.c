@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "customise.h"
 #include "plan.h"
+#include "prefix.h"
 #include "profile.h"
 #include "units.h"
 
@@ -107,6 +108,12 @@ int mv_cmd_plan(int argc, char **argv)
 	}
 	if (o.target == MV_TARGET_DISK && measure_disk(o.path, &o.device_size, &o.device_sector_size) < 0)
 		return MV_EXIT_USAGE;
+	char user[64], shell[4096];
+	if (o.target == MV_TARGET_PREFIX) { /* who bootstrap would run as, and with which sh */
+		mv_prefix_user(user, sizeof(user));
+		o.user = user;
+		o.shell = mv_prefix_shell(shell, sizeof(shell));
+	}
 
 	struct mv_report rep = {.out = stderr};
 	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);

@@ -20,6 +20,7 @@ struct mv_target {
 	 * before the filesystems; NULL for none. Returns 0, or -1 with err. */
 	int (*wipe)(const struct mv_target *t, const struct mv_plan *plan, char *err, size_t errlen);
 	void *ctx;          /* for wipe */
+	const char *dir;    /* MV_TARGET_PREFIX: the (temporary) directory written, fd unused */
 };
 
 /* What this version cannot carry out yet, said before anything is

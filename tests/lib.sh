@@ -27,13 +27,21 @@ start_httpd() {
 	python3 "$ROOT/tests/fixtures/httpd.py" --root "$TMP/www" --log "$TMP/$name.log" --max-seconds 90 "$@" \
 		>"$TMP/$name.port" 2>"$TMP/$name.err" &
 	HTTPD_PIDS+=($!)
-	for _ in $(seq 100); do
-		PORT=$(head -n 1 "$TMP/$name.port" 2>/dev/null)
-		[ -n "$PORT" ] && return 0
-		sleep 0.05
-	done
+	PORT=$(wait_port "$TMP/$name.port") && return 0
 	echo "not ok - start $name: $(cat "$TMP/$name.err")"
 	exit 1
+}
+
+# wait_port FILE: prints the port a test server wrote as FILE's first line,
+# once it has; fails after 5 seconds.
+wait_port() {
+	local port
+	for _ in $(seq 100); do
+		port=$(head -n 1 "$1" 2>/dev/null)
+		[ -n "$port" ] && echo "$port" && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 ok() { echo "ok - $1"; }
@@ -83,6 +91,20 @@ user_dir() {
 	UMV="$TMP/u/microvisor"
 }
 
+# disk_conf NAME: the [Profile] and partitions of a small x86_64 test disk
+# (a 64M ESP, a 128M ext4 root), for a test to append its own sections to.
+disk_conf() {
+	printf '[Profile]\nName=%s\nArchitecture=x86_64\n[Partition esp]\nType=esp\nSize=64M\n' "$1"
+	printf '[Partition root]\nType=root\nSize=128M\n'
+}
+
+# root_fs IMAGE: its second partition (the root) as debugfs and e2fsck
+# take it; dbg IMAGE REQUEST: a debugfs request on it.
+root_fs() {
+	echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"
+}
+dbg_root() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }
+
 # demo_profile CONF: the demo's assets (build/demo-assets.sh), KVER (its
 # kernel's version), MARKER, and CONF: profiles/demo.conf plus the marker
 # file that the demo's init prints from the root. Exits the script with a
@@ -100,17 +122,3 @@ Include=$ROOT/profiles/demo.conf
 Copy=$TMP/marker root:/etc/microvisor-marker 0644
 CONF
 }
-
-# disk_conf NAME: the [Profile] and partitions of a small x86_64 test disk
-# (a 64M ESP, a 128M ext4 root), for a test to append its own sections to.
-disk_conf() {
-	printf '[Profile]\nName=%s\nArchitecture=x86_64\n[Partition esp]\nType=esp\nSize=64M\n' "$1"
-	printf '[Partition root]\nType=root\nSize=128M\n'
-}
-
-# root_fs IMAGE: its second partition (the root) as debugfs and e2fsck
-# take it; dbg IMAGE REQUEST: a debugfs request on it.
-root_fs() {
-	echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"
-}
-dbg_root() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }
