@@ -175,6 +175,9 @@ int mv_cmd_install(int argc, char **argv)
 		return MV_EXIT_FAILED;
 	}
 	o.device_size = d.size;
+	char identity[256];
+	if (mv_disk_identity(d.path, identity, sizeof(identity)) == 0)
+		o.disk_identity = identity;
 	o.device_sector_size = d.sector_size;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
 	rc = plan ? install(plan, &d, yes, quiet, &fetch) : MV_EXIT_USAGE;

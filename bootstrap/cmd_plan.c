@@ -108,6 +108,9 @@ int mv_cmd_plan(int argc, char **argv)
 	}
 	if (o.target == MV_TARGET_DISK && measure_disk(o.path, &o.device_size, &o.device_sector_size) < 0)
 		return MV_EXIT_USAGE;
+	char identity[256];
+	if (o.target == MV_TARGET_DISK && mv_disk_identity(o.path, identity, sizeof(identity)) == 0)
+		o.disk_identity = identity; /* the seed `install` would use */
 	char user[64], shell[4096];
 	if (o.target == MV_TARGET_PREFIX) { /* who bootstrap would run as, and with which sh */
 		mv_prefix_user(user, sizeof(user));

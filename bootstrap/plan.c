@@ -71,6 +71,13 @@ static void choose_seed(struct builder *b)
 		text = mv_printf(&plan->arena, "%s\n%s", b->p->name.v, host);
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
+		/* An install: the disk's own identity too, so two machines
+		 * installed from one profile share no UUID. */
+		if (plan->opt.target == MV_TARGET_DISK && plan->opt.disk_identity) {
+			text = mv_printf(&plan->arena, "%s\n%s", text, plan->opt.disk_identity);
+			plan->seed_origin = mv_printf(&plan->arena, "%s and disk %s", plan->seed_origin,
+						      plan->opt.disk_identity);
+		}
 	}
 	mv_seed_from_text(&b->plan->seed, text);
 	mv_seed_hex(&b->plan->seed, plan->seed_hex);

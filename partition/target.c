@@ -424,3 +424,27 @@ int mv_blockdev_reread(const struct mv_blockdev *d, char *err, size_t errlen)
 		 d->path, d->path);
 	return -1;
 }
+
+int mv_disk_identity(const char *path, char *buf, size_t len)
+{
+	static const char *const names[] = {"wwid", "device/wwid", "device/serial", "serial"};
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode))
+		return -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char f[128];
+		snprintf(f, sizeof(f), "/sys/dev/block/%u:%u/%s", major(st.st_rdev), minor(st.st_rdev), names[i]);
+		FILE *fp = fopen(f, "r");
+		if (!fp)
+			continue;
+		int got = fgets(buf, (int)len, fp) != NULL;
+		fclose(fp);
+		buf[got ? strcspn(buf, "\n") : 0] = '\0';
+		/* Trailing blanks (SCSI serials are padded) say nothing. */
+		for (size_t n = strlen(buf); n > 0 && isspace((unsigned char)buf[n - 1]);)
+			buf[--n] = '\0';
+		if (*buf)
+			return 0;
+	}
+	return -1;
+}

@@ -50,6 +50,14 @@ void mv_blockdev_close(struct mv_blockdev *d);
  * libfdisk (partition/probe.h). */
 void mv_blockdev_describe(const char *path, FILE *out);
 
+/* The disk's own identity for the default seed (DESIGN.md, Decisions:
+ * two machines installed from one profile get different UUIDs): sysfs's
+ * wwid, else the device's wwid, else its serial (SCSI's device/serial,
+ * virtio-blk's serial), of the block device at
+ * path. 0 with the text in buf, or -1 when it has none (a loop device, an
+ * image file). */
+int mv_disk_identity(const char *path, char *buf, size_t len);
+
 /* The typed confirmation: asks on out for the device's path (or its
  * kernel name) to be typed on in. Returns 1 when it was, 0 when not
  * (anything else, or end of input). */
