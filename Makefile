@@ -7,7 +7,7 @@ STD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto -lcrypt
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -19,7 +19,7 @@ SAN_OBJ := $(LIB_SRC:%.c=obj-san/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=obj/tests/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=obj-san/tests/%)
-CHECK_LIBS = $(shell pkg-config --libs check)
+CHECK_LIBS = $(shell pkg-config --libs check) -lcrypt # glibc's crypt(3) judges our $6$ hashes
 
 DEPS_STAMP := obj/.deps-build
 TEST_DEPS_STAMP := obj/.deps-tests

@@ -104,7 +104,8 @@ int mv_password_hash_check(const char *hash, char *why, size_t len);
 /* "ADDRESS/PREFIX" (want_prefix) or a bare address; IPv4 or IPv6. */
 int mv_ip_check(const char *text, int want_prefix, char *why, size_t len);
 /* crypt(3) "$6$<salt>$..." of password, the salt derived from the seed
- * and the user's name. Returns 0, or -1 when crypt fails. */
+ * and the user's name (bootstrap/sha512_crypt.h). Returns 0, or -1 when
+ * out is too small. */
 int mv_password_hash(const char *password, const struct mv_seed *seed, const char *user, char *out, size_t len);
 /* The 256-bit WPA key of a passphrase, as 64 hex digits. */
 int mv_wifi_key(const char *ssid, const char *passphrase, char out[65]);

@@ -4,15 +4,13 @@
  * wpa_supplicant) and the Nix module. Also the two derivations that keep
  * secrets out of the image: crypt(3) SHA-512 and the WPA key. */
 #include "customise_int.h"
+#include "sha512_crypt.h"
 
-#include <crypt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/md.h>
 #include <mbedtls/pkcs5.h>
-
-static const char crypt64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 int mv_password_hash(const char *password, const struct mv_seed *seed, const char *user, char *out, size_t len)
 {
@@ -23,18 +21,9 @@ int mv_password_hash(const char *password, const struct mv_seed *seed, const cha
 	snprintf(purpose, sizeof(purpose), "password-salt:%s", user);
 	mv_seed_id(seed, purpose, id);
 	for (int i = 0; i < 16; i++)
-		setting[3 + i] = crypt64[id[i] & 63];
+		setting[3 + i] = mv_crypt64[id[i] & 63];
 	setting[19] = '\0';
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	if (!cd)
-		return -1;
-	const char *h = crypt_r(password, setting, cd);
-	int rc = h && strncmp(h, "$6$", 3) == 0 && strlen(h) < len ? 0 : -1;
-	if (rc == 0)
-		snprintf(out, len, "%s", h);
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return rc;
+	return mv_sha512_crypt(password, setting, out, len);
 }
 
 int mv_wifi_key(const char *ssid, const char *passphrase, char out[65])

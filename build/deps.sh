@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   pkg-config make gcc
   libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
-  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev libcrypt-dev
+  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev libcrypt-dev # libcrypt: the unit tests judge our $6$ hashes with crypt(3)
   # make static (build/static-deps.sh): musl, the aarch64 cross compiler
   # and the arm64 kernel headers,
   # apt-get source's unpacker, autoreconf for libarchive
