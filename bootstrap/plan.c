@@ -632,7 +632,7 @@ static void firstboot_steps(struct builder *b)
 		int deferred;
 		const char *action, *path, *text;
 	} w[] = {
-		{1, 0, "write the hand-off script, 0755 (loads the Nix registration once, runs the command, removes its boot hook only when the command succeeded; logs to the journal, else also to " MV_HANDOFF_LOG ")", MV_HANDOFF_SCRIPT, t.script},
+		{1, 0, "write the hand-off script, 0755, after [Files] and before the finalize stage (at first boot it loads the Nix registration once, runs the command, removes its boot hook only when the command succeeded; logs to the journal, else also to " MV_HANDOFF_LOG ")", MV_HANDOFF_SCRIPT, t.script},
 		{1, 1, "systemd: write the oneshot unit (after network-online.target)", MV_HANDOFF_UNIT, t.unit},
 		{1, 1, "systemd: enable it as systemctl enable would", MV_HANDOFF_UNIT_LINK " -> " MV_HANDOFF_UNIT, NULL},
 		{nix, 1, "systemd, with Nix: write the unit that loads the registration before sysinit.target, nix-daemon.socket and nix-daemon.service", MV_HANDOFF_REG_UNIT, t.registration_unit},
