@@ -658,7 +658,9 @@ static void stage_handoff(struct builder *b)
 	const struct mv_profile *p = b->p;
 	plan->handoff_mode = p->handoff_mode.v ? p->handoff_mode.v : "none";
 	const char *mode = plan->handoff_mode;
-	plan->handoff_command = mv_handoff_command(&plan->arena, plan, strcmp(mode, "none") == 0);
+	/* Run by a person or inside the installed root before its first boot,
+	 * the command must load the registration itself. */
+	plan->handoff_command = mv_handoff_command(&plan->arena, plan, strcmp(mode, "none") == 0 || strcmp(mode, "chroot") == 0);
 	struct mv_step *s;
 	if (strcmp(mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot is for microvisor install only (it runs the command inside the installed disk); for an image use Mode=firstboot, for a prefix Mode=exec");
