@@ -37,15 +37,6 @@ static int has_nix(const struct mv_plan *plan)
 	return 0;
 }
 
-/* 'text', for sh. */
-static const char *quoted(struct mv_arena *a, const char *s)
-{
-	char *out = mv_strdup(a, "'");
-	for (const char *p = s; *p; p++)
-		out = *p == '\'' ? mv_printf(a, "%s'\\''", out) : mv_printf(a, "%s%c", out, *p);
-	return mv_printf(a, "%s'", out);
-}
-
 /* The flake as the command sees it: a reference as written, a local
  * directory where the Nix stage copied it. */
 static const char *flake(const struct mv_plan *plan)
@@ -61,8 +52,9 @@ const char *mv_handoff_command(struct mv_arena *a, const struct mv_plan *plan, i
 		return NULL;
 	const char *f = flake(plan);
 	if (f)
-		cmd = mv_printf(a, "export MICROVISOR_FLAKE=%s; %s", quoted(a, f), cmd);
-	if (standalone && has_nix(plan))
+		cmd = mv_printf(a, "export MICROVISOR_FLAKE=%s; %s", mv_shell_quote(a, f), cmd);
+	/* A prefix's launcher loads the registration on first entry itself. */
+	if (standalone && has_nix(plan) && plan->opt.target != MV_TARGET_PREFIX)
 		cmd = mv_printf(a, "export PATH=" NIX_BIN ":$PATH; nix-store --load-db < " REGISTRATION " && %s", cmd);
 	return cmd;
 }
@@ -129,7 +121,7 @@ static const char *script(struct mv_arena *a, const struct mv_plan *plan)
 		"\texit ${rc:-1}\n"
 		"fi\n"
 		"main \"$@\" >> " MV_HANDOFF_LOG " 2>&1\n",
-		cmd, quoted(a, cmd));
+		cmd, mv_shell_quote(a, cmd));
 }
 
 void mv_handoff_texts(struct mv_arena *a, const struct mv_plan *plan, struct mv_handoff_texts *out)

@@ -1,5 +1,9 @@
 /* nix: the Nix stage of a run (boot-spec §5). It seeds a multi-user Nix
- * into the root filesystem from the official binary tarball, writing
+ * into the root filesystem (images, disks), or a single-user one into a
+ * prefix (owned by the caller through the dir writer, profile under
+ * per-user/<plan->opt.user>, /home/USER/.nix-profile, nix.conf with
+ * sandbox = false, no build users or daemon, the registration at
+ * /nix/.reginfo) from the official binary tarball, writing
  * exactly what the plan's nix steps describe (bootstrap/plan.c,
  * stage_nix), without running Nix:
  *

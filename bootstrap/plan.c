@@ -1,12 +1,15 @@
 #include "plan.h"
+#include "nix_freebsd.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../bootloader/bootloader.h"
+#include "customise.h"
 #include "handoff.h"
 #include "nix.h"
+#include "prefix.h"
 #include "seed.h"
 #include "units.h"
 
@@ -63,7 +66,8 @@ static void choose_seed(struct builder *b)
 		text = b->p->seed.v;
 		plan->seed_origin = mv_printf(&plan->arena, "[Disk] Seed=%s", text);
 	} else {
-		const char *host = plan->opt.hostname ? plan->opt.hostname : "";
+		const char *host = plan->opt.hostname ? plan->opt.hostname
+				 : b->p->custom.hostname.v ? b->p->custom.hostname.v : "";
 		text = mv_printf(&plan->arena, "%s\n%s", b->p->name.v, host);
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
@@ -346,7 +350,7 @@ static void stage_filesystems(struct builder *b)
 			break;
 		case MV_FS_EXT4: what = "create ext4 (Debian 12's mke2fs features, inode count from the content)"; break;
 		case MV_FS_SWAP: what = "write a swap signature"; break;
-		case MV_FS_UFS: what = "create UFS2"; break;
+		case MV_FS_UFS: what = "create UFS2 (newfs's 32 KiB blocks and 4 KiB fragments; no soft updates or journal)"; break;
 		default: what = "create"; break;
 		}
 		struct mv_step *s = step(b, MV_STAGE_FILESYSTEMS, what);
@@ -395,7 +399,8 @@ static void stage_nix(struct builder *b)
 	s->path = plan->opt.target == MV_TARGET_PREFIX ? "/nix/.reginfo" : "/nix-path-registration";
 	s->from = mv_printf(&plan->arena, "%s (.reginfo)", p->nix_tarball.location.v);
 
-	const char *profiles = plan->multi_user ? "/nix/var/nix/profiles/per-user/root" : "/nix/var/nix/profiles/per-user/USER";
+	const char *user = plan->multi_user ? "root" : plan->opt.user ? plan->opt.user : "USER";
+	const char *profiles = mv_printf(&plan->arena, "/nix/var/nix/profiles/per-user/%s", user);
 	s = step(b, MV_STAGE_NIX, "link the first generation to the Nix store path itself (nix-env's user environment cannot be built without running Nix)");
 	s->partition = root;
 	s->path = mv_printf(&plan->arena, "%s/profile-1-link -> %s", profiles, store_path);
@@ -406,11 +411,9 @@ static void stage_nix(struct builder *b)
 	s = step(b, MV_STAGE_NIX, "link the default profile");
 	s->partition = root;
 	s->path = mv_printf(&plan->arena, "/nix/var/nix/profiles/default -> %s/profile", profiles);
-	if (plan->multi_user) {
-		s = step(b, MV_STAGE_NIX, "link root's profile");
-		s->partition = root;
-		s->path = "/root/.nix-profile -> /nix/var/nix/profiles/per-user/root/profile";
-	}
+	s = step(b, MV_STAGE_NIX, plan->multi_user ? "link root's profile" : "link the user's profile (the launcher's HOME)");
+	s->partition = root;
+	s->path = mv_printf(&plan->arena, "%s/.nix-profile -> %s/profile", plan->multi_user ? "/root" : mv_printf(&plan->arena, "/home/%s", user), profiles);
 
 	char *conf = mv_printf(&plan->arena, "experimental-features = nix-command flakes\n%s",
 			       plan->multi_user ? "build-users-group = nixbld\n" : "sandbox = false\n");
@@ -421,7 +424,16 @@ static void stage_nix(struct builder *b)
 	s->path = "/etc/nix/nix.conf";
 	s->content = conf;
 
-	if (plan->multi_user) {
+	if (plan->multi_user && mv_nix_freebsd(plan)) {
+		s = step(b, MV_STAGE_NIX, "write the rc.d script that, on first boot, adds the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032) with pw, registers the store (nix-store --load-db), links and enables nix-daemon's rc.d script, then disables itself");
+		s->partition = root;
+		s->path = MV_NIX_FREEBSD_SCRIPT;
+		s->deferred = store_rule;
+		s = step(b, MV_STAGE_NIX, "append");
+		s->partition = root;
+		s->path = "/etc/rc.conf";
+		s->content = "microvisor_nix_enable=\"YES\"\n";
+	} else if (plan->multi_user) {
 		s = step(b, MV_STAGE_NIX, "add the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032)");
 		s->partition = root;
 		s->path = "/etc/group, /etc/passwd, /etc/shadow";
@@ -535,6 +547,8 @@ static void stage_bootloader(struct builder *b)
 		.xbootldr = boot_part(b, by_role(plan, MV_ROLE_XBOOTLDR)),
 		.root = boot_part(b, root),
 		.freebsd_boot = boot_part(b, by_role(plan, MV_ROLE_FREEBSD_BOOT)),
+		.swap = boot_part(b, by_role(plan, MV_ROLE_SWAP)),
+		.hostname = plan->opt.hostname ? plan->opt.hostname : p->name.v,
 		.loader = p->loader.location.v,
 		.kernel = p->kernel.location.v,
 		.initrd = p->initrd.location.v,
@@ -616,6 +630,24 @@ static void stage_finalize(struct builder *b)
 		s->partition = plan->opt.path;
 		break;
 	case MV_TARGET_PREFIX:
+		/* Written into a temporary directory beside the prefix. */
+		s = step(b, MV_STAGE_FINALIZE, "make the user's home directory, if the userland has none");
+		s->partition = plan->opt.path;
+		s->path = mv_printf(&plan->arena, "/home/%s", plan->opt.user ? plan->opt.user : "USER");
+		s = step(b, MV_STAGE_FINALIZE, "add the caller to passwd and group where the userland has those files but not its name or ID (as proot-distro does: id and getpwuid() then name it)");
+		s->partition = plan->opt.path;
+		s->path = MV_PREFIX_ACCOUNTS;
+		s->deferred = "the caller's UID and GID, and whether the userland has them";
+		s = step(b, MV_STAGE_FINALIZE, "write a resolv.conf if the userland has none (Android has no /etc/resolv.conf; the launcher binds the host's where there is one)");
+		s->partition = plan->opt.path;
+		s->path = "/etc/resolv.conf";
+		s->content = MV_PREFIX_RESOLV;
+		s = step(b, MV_STAGE_FINALIZE, "write the launcher: enters the userland through proot (binding /dev, /proc, /sys and /nix), or says how to install proot");
+		s->partition = plan->opt.path;
+		s->path = MV_PREFIX_LAUNCHER;
+		s->content = mv_prefix_launcher(&plan->arena, plan);
+		s = step(b, MV_STAGE_FINALIZE, "rename the finished directory into place (the prefix must be missing or empty)");
+		s->partition = plan->opt.path;
 		break;
 	}
 }
@@ -751,6 +783,7 @@ struct mv_plan *mv_plan_build(const struct mv_profile *p, const struct mv_plan_o
 	stage_filesystems(&b);
 	stage_userland(&b);
 	stage_nix(&b);
+	mv_customise_plan(plan, target_root(&b), rep);
 	stage_bootloader(&b);
 	stage_files(&b);
 	stage_finalize(&b);
