@@ -52,8 +52,9 @@ const char *mv_init_name(enum mv_init i);
 
 /* The exact shell text of the hand-off: the flake (Flake=) exported as
  * MICROVISOR_FLAKE, then Command=. With `standalone` (Mode=none: a person
- * types it), Nix's PATH and the registration load come first. NULL when
- * the profile has no Command=. */
+ * types it; Mode=chroot: it runs in the installed root before any boot),
+ * Nix's PATH and the registration load come first. NULL when the profile
+ * has no Command=. */
 const char *mv_handoff_command(struct mv_arena *a, const struct mv_plan *plan, int standalone);
 
 /* The texts Mode=firstboot writes (registration_unit is NULL without Nix). */

@@ -671,7 +671,7 @@ static void firstboot_steps(struct builder *b)
 		int deferred;
 		const char *action, *path, *text;
 	} w[] = {
-		{1, 0, "write the hand-off script, 0755 (loads the Nix registration once, runs the command, removes its boot hook only when the command succeeded; logs to the journal, else also to " MV_HANDOFF_LOG ")", MV_HANDOFF_SCRIPT, t.script},
+		{1, 0, "write the hand-off script, 0755, after [Files] and before the finalize stage (at first boot it loads the Nix registration once, runs the command, removes its boot hook only when the command succeeded; logs to the journal, else also to " MV_HANDOFF_LOG ")", MV_HANDOFF_SCRIPT, t.script},
 		{1, 1, "systemd: write the oneshot unit (after network-online.target)", MV_HANDOFF_UNIT, t.unit},
 		{1, 1, "systemd: enable it as systemctl enable would", MV_HANDOFF_UNIT_LINK " -> " MV_HANDOFF_UNIT, NULL},
 		{nix, 1, "systemd, with Nix: write the unit that loads the registration before sysinit.target, nix-daemon.socket and nix-daemon.service", MV_HANDOFF_REG_UNIT, t.registration_unit},
@@ -697,7 +697,9 @@ static void stage_handoff(struct builder *b)
 	const struct mv_profile *p = b->p;
 	plan->handoff_mode = p->handoff_mode.v ? p->handoff_mode.v : "none";
 	const char *mode = plan->handoff_mode;
-	plan->handoff_command = mv_handoff_command(&plan->arena, plan, strcmp(mode, "none") == 0);
+	/* Run by a person or inside the installed root before its first boot,
+	 * the command must load the registration itself. */
+	plan->handoff_command = mv_handoff_command(&plan->arena, plan, strcmp(mode, "none") == 0 || strcmp(mode, "chroot") == 0);
 	struct mv_step *s;
 	if (strcmp(mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot is for microvisor install only (it runs the command inside the installed disk); for an image use Mode=firstboot, for a prefix Mode=exec");

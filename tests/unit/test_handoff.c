@@ -90,6 +90,14 @@ START_TEST(chroot_is_for_install_only)
 	ck_assert_int_eq(said, 1);
 	mv_plan_free(plan);
 	mv_profile_free(p);
+	/* In the installed root before any boot, Nix needs its registration. */
+	fixture_write(&f, "nix.tar.xz", "");
+	plan = plan_of(&f, IMG "[Nix]\nTarball=nix.tar.xz\n[Handoff]\nMode=chroot\nCommand=apply\n", MV_TARGET_DISK, &p);
+	ck_assert_msg(plan != NULL, "%s", f.messages);
+	ck_assert_str_eq(plan->handoff_command, "export PATH=/nix/var/nix/profiles/default/bin:$PATH; nix-store --load-db < "
+						"/nix-path-registration && apply");
+	mv_plan_free(plan);
+	mv_profile_free(p);
 	fixture_close(&f);
 }
 END_TEST
