@@ -7,7 +7,7 @@ STD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lmbedcrypto -lcrypt
 ALL_CFLAGS = $(STD) $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -72,9 +72,11 @@ obj-san/tests/%.o: tests/unit/%.c $(HEADERS) | $(DEPS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
 
 # Unit tests twice (plain, then ASan+UBSan), then the integration tests
-# against the real binary; one summary line at the end.
+# against the real binary and again against the static x86_64 one
+# (build/static.mk); one summary line at the end.
 check: microvisor $(UNIT_BIN) $(UNIT_SAN) $(TEST_DEPS_STAMP)
-	bash tests/run.sh
+	$(MAKE) --no-print-directory static ARCH=x86_64
+	MV_STATIC=$(CURDIR)/microvisor-static-x86_64 bash tests/run.sh
 
 # The README's main command: fetch Debian's kernel, busybox and systemd-boot,
 # build the default profile's image, and boot it in QEMU, showing the serial
@@ -90,5 +92,8 @@ bench: microvisor $(TEST_DEPS_STAMP)
 	bash build/deps.sh --with-bench
 	bash tests/bench/run.sh
 
+# make static ARCH=x86_64|aarch64: the fully static musl binary.
+include build/static.mk
+
 clean:
-	rm -rf obj obj-san microvisor
+	rm -rf obj obj-san obj-static microvisor microvisor-static-*

@@ -44,6 +44,8 @@ struct mv_plan_options {
 	unsigned device_sector_size;
 	int allow_unpinned;        /* accept remote sources without SHA256= */
 	int64_t timestamp;         /* SOURCE_DATE_EPOCH, read by the caller */
+	const char *user;          /* --prefix: the caller's name (bootstrap/prefix.h), NULL = "USER" */
+	const char *shell;         /* --prefix: the host's sh for the launcher, NULL = /bin/sh */
 };
 
 struct mv_plan_partition {

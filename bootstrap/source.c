@@ -16,6 +16,7 @@
 #include <mbedtls/sha256.h>
 
 #include "cache.h"
+#include "dns.h"
 #include "hash.h"
 #include "seed.h"
 #include "units.h"
@@ -136,25 +137,6 @@ int mv_resolv_nameservers(FILE *f, char *out, size_t len)
 		n += a;
 	}
 	return n ? 0 : -1;
-}
-
-/* Android has no /etc/resolv.conf, and musl then asks 127.0.0.1; Termux
- * keeps its resolvers in $PREFIX/etc/resolv.conf. CURLOPT_DNS_SERVERS
- * needs c-ares (the static build has it; Debian's libcurl does not and
- * refuses the option, which is harmless: its glibc resolver is fine). */
-static void use_termux_resolvers(CURL *c)
-{
-	const char *prefix = getenv("PREFIX");
-	char path[PATH_MAX], servers[512];
-	if (access("/etc/resolv.conf", F_OK) == 0 || !prefix || !*prefix)
-		return;
-	snprintf(path, sizeof(path), "%s/etc/resolv.conf", prefix);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	if (mv_resolv_nameservers(f, servers, sizeof(servers)) == 0)
-		curl_easy_setopt(c, CURLOPT_DNS_SERVERS, servers);
-	fclose(f);
 }
 
 /* ---- tunables ---- */
@@ -316,6 +298,8 @@ struct download {
 	const struct mv_plan_source *src;
 	const char *pin;           /* NULL: unpinned */
 	const char *ca;            /* CA bundle, NULL: libcurl's default */
+	const char *dns;           /* CURLOPT_DNS_SERVERS, NULL: the system's (dns.h) */
+	int dns_explicit;          /* dns came from --dns: say when it cannot be used */
 	struct tunables tun;
 	struct progress prog;
 	char partial[PATH_MAX];
@@ -567,7 +551,14 @@ static CURL *make_handle(struct download *d, const char *url, char *curl_err)
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	use_termux_resolvers(c);
+	/* Debian's libcurl has no c-ares and refuses the option: harmless,
+	 * glibc's resolver reads /etc/resolv.conf, but an explicit --dns is
+	 * then ignored, which the user must hear (once). */
+	if (d->dns && curl_easy_setopt(c, CURLOPT_DNS_SERVERS, d->dns) != CURLE_OK && d->dns_explicit) {
+		note(&d->prog, "--dns %s ignored: this build's libcurl cannot set DNS servers (no c-ares); "
+			       "the system resolver is used (the static build honours --dns)", d->dns);
+		d->dns_explicit = 0;
+	}
 	return c;
 }
 
@@ -732,6 +723,9 @@ static int download(const struct mv_fetch_options *o, const struct mv_plan_sourc
 				      "/etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/cert.pem, $PREFIX/etc/tls/cert.pem); "
 				      "HTTPS will fail unless --ca-file names one");
 	}
+	char dns_buf[512];
+	d.dns = mv_dns_servers(o->dns, "/etc/resolv.conf", getenv("PREFIX"), dns_buf, sizeof(dns_buf));
+	d.dns_explicit = o->dns != NULL;
 	if (partial_open_locked(&d) < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", d.partial, strerror(errno));
 		return -1;

@@ -32,6 +32,7 @@ struct mv_fetch_options {
 	int offline;           /* the cache only: a missing entry is an error naming the source */
 	int quiet;             /* no progress, no retry notes */
 	const char *ca_file;   /* NULL: the system bundle, probed (mv_ca_bundle) */
+	const char *dns;       /* --dns servers (dns.h), NULL: the system's, else fallbacks */
 	int allow_unpinned;    /* accept remote sources without SHA256= */
 	FILE *progress;        /* NULL = stderr unless quiet */
 	int reverify;          /* hash a cache entry again before trusting it
@@ -77,8 +78,8 @@ int mv_source_fetch(const struct mv_fetch_options *o, const struct mv_plan_sourc
 const char *mv_ca_bundle(const char *ca_file, char *buf, size_t len);
 
 /* The "nameserver" addresses of a resolv.conf, comma-separated as
- * CURLOPT_DNS_SERVERS takes them; -1 when there are none. On Android
- * (no /etc/resolv.conf) downloads use Termux's $PREFIX/etc/resolv.conf. */
+ * CURLOPT_DNS_SERVERS takes them; -1 when there are none. Where the
+ * system has none, downloads use Termux's $PREFIX/etc/resolv.conf (dns.h). */
 int mv_resolv_nameservers(FILE *f, char *out, size_t len);
 
 /* What to do after one HTTP attempt, from libcurl's result and the HTTP

@@ -36,7 +36,7 @@ EFI = {"amd64": "systemd-bootx64.efi", "arm64": "systemd-bootaa64.efi"}[arch]
 DTB_DIR = f"usr/lib/linux-image-{kver}/broadcom"
 APPLETS = ["sh", "mount", "umount", "switch_root", "sleep", "cat", "echo", "ls", "insmod", "hexdump",
            "dd", "sed", "poweroff", "reboot", "init", "mkdir", "grep", "tr", "readlink", "basename", "uname",
-           "hostname", "head", "sync", "mdev", "od"]
+           "hostname", "head", "sync", "mdev", "od", "rm", "tee"]
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import initramfs as ir  # noqa: E402
@@ -103,9 +103,10 @@ ROOT_FILES = {
     "etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sys /sys\nmount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null\nhostname -F /etc/hostname 2>/dev/null\n",
     "etc/init.d/demo": "#!/bin/sh\n# The demo's whole job: say it booted, which entry systemd-boot chose, and power off.\n"
                        "echo \"microvisor-demo: booted $(uname -r) on $(hostname); marker: $(cat /etc/microvisor-marker 2>/dev/null)\"\n"
+                       "for k in /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys; do [ -f \"$k\" ] && echo \"microvisor-demo: authorized key in $k: $(cat \"$k\")\"; done\n"
                        "v=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
                        "[ -e $v ] && echo \"microvisor-demo: LoaderEntrySelected=$(tail -c +5 $v | tr -d '\\000')\"\n"
-                       "sync\npoweroff -f\n",
+                       "sync\necho 'microvisor-demo: synced, powering off'\npoweroff -f\n",
     "etc/hostname": "microvisor-demo\n",
     "etc/os-release": "ID=microvisor-demo\nNAME=\"Microvisor demo\"\nPRETTY_NAME=\"Microvisor demo (busybox)\"\n",
     "etc/microvisor-marker": "built-from-debian-packages\n",

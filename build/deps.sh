@@ -8,14 +8,21 @@ set -euo pipefail
 build_pkgs=(
   pkg-config make gcc
   libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
-  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev
+  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev libcrypt-dev
+  # make static (build/static-deps.sh): musl, the aarch64 cross compiler
+  # and the arm64 kernel headers,
+  # apt-get source's unpacker, autoreconf for libarchive
+  musl-tools gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross dpkg-dev autoconf automake libtool
 )
 # Tests: the outside judges (DESIGN.md "Tests prove it with tools nobody
 # here wrote") and what the integration scripts use.
 test_pkgs=(
-  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar xz-utils nix-bin
+  python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin proot
   qemu-system-x86 ovmf bmap-tools
+  gzip xz-utils zstd
   qemu-system-arm qemu-efi-aarch64
+  openssh-client whois wpasupplicant systemd
+  qemu-user-static
 )
 
 # Benchmarks: the peer tools measured side by side.
@@ -61,11 +68,11 @@ SRC
 fi
 
 # The arm64 demo assets (build/demo-assets.sh OUT arm64: Debian's arm64
-# kernel, busybox-static:arm64, systemd-boot-efi:arm64) are downloaded with
-# apt-get download, which needs apt to know the architecture. Nothing arm64
-# is installed.
+# kernel, busybox-static:arm64, systemd-boot-efi:arm64) and the static
+# aarch64 build's libinih-dev:arm64 are downloaded with apt-get download,
+# which needs apt to know the architecture. Nothing arm64 is installed.
 added_arch=0
-if [ -n "${1:-}" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $sudo_ dpkg --add-architecture arm64
   added_arch=1
 fi

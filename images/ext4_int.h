@@ -5,6 +5,9 @@
 #define MV_EXT4_INT_H
 #include <stddef.h>
 #include <stdint.h>
+/* ext2fs.h uses dev_t and mode_t without including this: glibc's headers
+ * bring it in on the way, musl's (the static build) do not. */
+#include <sys/types.h>
 
 #include <ext2fs/ext2fs.h>
 

@@ -13,7 +13,7 @@ mkdir -p "$B"
 tarball=$B/rootfs.tar
 if [ ! -s "$tarball" ]; then
 	echo "bench: making a Debian userland with mmdebstrap (once; cached in $B)" >&2
-	mmdebstrap --quiet --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
+	mmdebstrap --quiet --mode=unshare --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
 		--format=tar bookworm "$tarball.tmp" >&2
 	mv "$tarball.tmp" "$tarball"
 fi
@@ -22,23 +22,8 @@ W=$(mktemp -d "$PWD/$B/run.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
 . tests/bench/lib.sh
-
-cat >"$W/bench.conf" <<CONF
-[Profile]
-Name=bench
-Architecture=x86_64
-[Disk]
-Table=gpt
-[Partition esp]
-Type=esp
-Size=256M
-Label=ESP
-[Partition root]
-Type=root
-Size=2G
-Label=root
-[Userland]
-Source=$PWD/$tarball
+bench_profile "$W/bench.conf" "$PWD/$tarball"
+cat >>"$W/bench.conf" <<CONF
 [Files]
 Copy=$W/hello.txt esp:/hello.txt
 CONF

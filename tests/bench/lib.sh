@@ -1,5 +1,5 @@
-# Shared by the benchmarks: W (a work directory) must be set.
-# measure NAME CMD... -> "NAME wall_s cpu_s maxrss_kib" (/usr/bin/time -v's figures)
+# Helpers for the benchmarks. W must name the run's work directory.
+# measure NAME CMD... prints "NAME wall_s cpu_s maxrss_kib".
 measure() {
 	local name=$1
 	shift
@@ -8,3 +8,26 @@ measure() {
 	printf '%s %s %s %s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+# Cold caches for every contender (root only; harmless otherwise).
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+# bench_profile FILE TARBALL: the benchmark disk (GPT, 256 MiB ESP, 2 GiB
+# ext4 root from TARBALL), as a profile.
+bench_profile() {
+	cat >"$1" <<CONF
+[Profile]
+Name=bench
+Architecture=x86_64
+[Disk]
+Table=gpt
+[Partition esp]
+Type=esp
+Size=256M
+Label=ESP
+[Partition root]
+Type=root
+Size=2G
+Label=root
+[Userland]
+Source=$2
+CONF
+}
