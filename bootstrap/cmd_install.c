@@ -16,6 +16,7 @@
 #include "chroot.h"
 #include "cli.h"
 #include "customise.h"
+#include "handoff.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
@@ -63,17 +64,24 @@ static int handoff(const struct mv_plan *plan, const struct mv_blockdev *d, int 
 		fprintf(stderr, "microvisor install: handoff (chroot): the disk has no root filesystem to run the command in\n");
 		return MV_EXIT_FAILED;
 	}
+	/* The text a person would type on the installed system (Nix's PATH
+	 * and registration first, the flake exported), as bootstrap/handoff.h
+	 * makes it for Mode=none. */
+	struct mv_arena a = {0};
+	const char *command = mv_handoff_command(&a, plan, 1);
 	if (!quiet)
 		fprintf(stderr, "microvisor: [%d/%d] %s: chroot into %s: %s\n", MV_STAGE_HANDOFF + 1, MV_STAGE_COUNT,
 			mv_stage_name(MV_STAGE_HANDOFF), root->src->name, plan->handoff_command);
 	char err[512];
-	if (mv_chroot_run(d->fd, root->start, root->size, mv_fs_name(root->fs), plan->handoff_command, err, sizeof(err)) < 0 ||
+	int rc = MV_EXIT_OK;
+	if (!command || mv_chroot_run(d->fd, root->start, root->size, mv_fs_name(root->fs), command, err, sizeof(err)) < 0 ||
 	    fsync(d->fd) != 0) {
 		fprintf(stderr, "microvisor install: handoff (chroot) on %s: %s. The disk is installed; run the command yourself\n",
-			d->path, err);
-		return MV_EXIT_FAILED;
+			d->path, command ? err : "no Command=");
+		rc = MV_EXIT_FAILED;
 	}
-	return MV_EXIT_OK;
+	mv_arena_free(&a);
+	return rc;
 }
 
 static int install(struct mv_plan *plan, struct mv_blockdev *d, int yes, int quiet, struct mv_fetch_options *fetch)

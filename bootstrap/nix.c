@@ -468,7 +468,7 @@ int mv_nix_seed(const struct mv_nix_env *env, char *err, size_t errlen)
 		return fail(err, errlen, "single-user Nix (MultiUser=no) on a disk or image is not available yet: its owner is not known (a prefix's is the caller)");
 	int rc = read_tarball(&s) < 0 || store(&s) < 0 || profiles(&s) < 0 || nix_conf(&s) < 0 ||
 		 (multi && (mv_nix_freebsd(env->plan) ? mv_nix_freebsd_seed(s.fs, s.nix, s.t, err, errlen) < 0
-					     : build_users(&s) < 0 || enable_daemon(&s) < 0)) ||
+					       : build_users(&s) < 0 || enable_daemon(&s) < 0)) ||
 		 flake(&s) < 0 ? -1 : 0;
 	free(s.reginfo);
 	free(s.install);
