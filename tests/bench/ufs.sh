@@ -32,12 +32,11 @@ Label=rootfs
 [Userland]
 Source=$PWD/$tarball
 CONF
-sync
-echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+cold
 mv_line=$(measure microvisor "$MV" image -q "$W/ufs.conf" -o "$W/mv.img")
 
 mkdir -p "$W/tree"
-echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+cold
 x_line=$(measure tar-x tar -xpf "$PWD/$tarball" -C "$W/tree")
 sync
 mk_line=$(measure makefs makefs -t ffs -o version=2,bsize=32768,fsize=4096 -s 2g "$W/makefs.img" "$W/tree")

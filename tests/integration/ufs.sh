@@ -154,6 +154,26 @@ expect_match "... dmesg shows the ufs error" "$ERR" "dmesg: .*(bad entry|UFS-fs)
 expect_match "... the entries past it go missing" "$ERR" "usr/share/many/file-1[0-9]*: missing"
 expect_match "... the flipped byte changes a hash" "$ERR" "boot/loader.efi: content differs"
 
+# A reused disk (install): random bytes and an old ext4 where the UFS2
+# root goes. Every metadata block must be written: the same judge.
+D=$TMP/disk
+head -c $((256 * 1048576)) /dev/urandom >"$D"
+if new_loop "$D"; then
+	printf 'label: gpt\nstart=%d, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n' $((p4 / 512)) | sfdisk -q "$LOOP" >/dev/null 2>&1
+	partx -a "$LOOP" 2>/dev/null
+	mkfs.ext4 -q -L oldroot "${LOOP}p1" 2>/dev/null
+	partx -d "$LOOP" 2>/dev/null
+	expect_exit "install onto a reused disk" 0 "$MV" install -q "$U/fb.conf" --disk "$LOOP" --yes --seed s1
+	sync
+	expect_exit "the guest reads the installed disk" 0 bash tests/boot/fs-judge.sh obj/fs-guest "$D" "$TMP/disk.report" ufs=vda4
+	expect_exit "Linux's ufs driver reads the reused disk as the archives say" 0 \
+		python3 tests/fixtures/fs_report.py "$TMP/disk.report" ufs "${gen[@]}" "$TMP/base.tar" "$TMP/kernel.tar"
+	bid=$(blkid -p -o export --offset "$p4" "$D" 2>&1)
+	expect_match "blkid sees only ufs there (no ext4 left over)" "$bid" "^TYPE=ufs$"
+else
+	not_ok "a loop device for the reused disk" "losetup failed"
+fi
+
 # Nix on FreeBSD: the store and its registration file seeded as on Linux;
 # the accounts (pw), the registration and nix-daemon left to an rc.d
 # script that runs once on first boot. No Linux account files appear.
