@@ -58,6 +58,17 @@ void mv_customise_plan(struct mv_plan *plan, const char *root, struct mv_report 
 			 "[Customise]: the disk has no root partition to customise (Type=root, or Into= in [Userland])");
 		return;
 	}
+	/* FreeBSD keeps accounts in master.passwd and its pwd.db, the
+	 * network in rc.conf: what this stage writes is Linux's. Its boot
+	 * loader puts the hostname into rc.conf; the rest is refused rather
+	 * than written where FreeBSD never reads it. */
+	if (plan->profile->boot_kind.v && strcmp(plan->profile->boot_kind.v, "freebsd") == 0 &&
+	    (c->user.v || c->password_hash.v || c->password || c->ssh_keys || c->wifi_ssid.v || c->address.v ||
+	     c->network.v || c->locale.v || c->keymap.v)) {
+		mv_error(rep, (struct mv_where){plan->profile->file, 0},
+			 "[Customise]: a FreeBSD target takes only Hostname= (rc.conf) and Timezone=; users, passwords, SSH keys, network, locale and keymap are Linux's files here: set them in the FreeBSD userland");
+		return;
+	}
 	struct planning p = {plan, root};
 	mv_cust_files(plan, 1, a, plan_file, &p);
 	struct mv_step *s;

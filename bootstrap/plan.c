@@ -55,6 +55,13 @@ static struct mv_where top(const struct builder *b)
 	return (struct mv_where){b->p->file, 0};
 }
 
+/* The machine's hostname: --hostname as the caller passed it, else the
+ * customisation's; NULL when neither names one. */
+static const char *hostname_of(const struct builder *b)
+{
+	return b->plan->opt.hostname ? b->plan->opt.hostname : b->p->custom.hostname.v;
+}
+
 static void choose_seed(struct builder *b)
 {
 	struct mv_plan *plan = b->plan;
@@ -66,8 +73,7 @@ static void choose_seed(struct builder *b)
 		text = b->p->seed.v;
 		plan->seed_origin = mv_printf(&plan->arena, "[Disk] Seed=%s", text);
 	} else {
-		const char *host = plan->opt.hostname ? plan->opt.hostname
-				 : b->p->custom.hostname.v ? b->p->custom.hostname.v : "";
+		const char *host = hostname_of(b) ? hostname_of(b) : "";
 		text = mv_printf(&plan->arena, "%s\n%s", b->p->name.v, host);
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
@@ -555,7 +561,7 @@ static void stage_bootloader(struct builder *b)
 		.root = boot_part(b, root),
 		.freebsd_boot = boot_part(b, by_role(plan, MV_ROLE_FREEBSD_BOOT)),
 		.swap = boot_part(b, by_role(plan, MV_ROLE_SWAP)),
-		.hostname = plan->opt.hostname ? plan->opt.hostname : p->name.v,
+		.hostname = hostname_of(b) ? hostname_of(b) : p->name.v,
 		.loader = p->loader.location.v,
 		.kernel = p->kernel.location.v,
 		.initrd = p->initrd.location.v,

@@ -188,6 +188,14 @@ expect_match "and says which" "$ERR" "Timezone=Mars/Olympus_Mons: the userland's
 [ -e "$U/bad.img" ] && not_ok "no image after a failed run" "exists" || ok "no image after a failed run"
 refuse "an unknown key through --set" "Hostnam=: unknown key in \[Customise\]; did you mean Hostname=" --set Customise.Hostnam=x
 
+# FreeBSD keeps accounts in master.passwd: only the hostname (rc.conf) and
+# the time zone are customised there; the rest is refused, not misplaced.
+printf '[Profile]\nInclude=%s/profiles/freebsd-amd64.conf\n' "$ROOT" >"$U/bsd.conf"
+expect_exit "FreeBSD: --user is refused (exit 2)" 2 "$MV" plan "$U/bsd.conf" --image "$U/bsd.img" --user alice
+expect_match "FreeBSD: the refusal says what it takes" "$ERR" "a FreeBSD target takes only Hostname= \(rc.conf\) and Timezone="
+expect_exit "FreeBSD: --hostname is taken" 0 "$MV" plan "$U/bsd.conf" --image "$U/bsd.img" --hostname bsd-7
+expect_match "FreeBSD: the hostname goes into rc.conf" "$OUT" '^ +\| hostname="bsd-7"$'
+
 # The Nix module, for a Nix-managed target: valid Nix, the same settings.
 if tests/fixtures/mknixtar.sh "$U/nix.tar.xz" >"$TMP/paths" 2>"$TMP/mknix.err"; then
 	cat >"$U/nix.conf" <<'CONF'
