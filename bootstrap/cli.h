@@ -23,11 +23,18 @@ void mv_usage_command(const struct mv_command *c, FILE *out);
 /* Prints "microvisor CMD: <message>" and the usage line; returns 2. */
 int mv_usage_error(const struct mv_command *c, const char *fmt, const char *arg);
 
+/* SIGINT, SIGTERM and SIGHUP go to handler (SIG_DFL to restore): the
+ * commands that build something remove it when interrupted. */
+void mv_catch_signals(void (*handler)(int));
+
 /* The commands (cmd_*.c). argv[0] is the command's name. */
 int mv_cmd_plan(int argc, char **argv);
 int mv_cmd_inspect(int argc, char **argv);
 int mv_cmd_fetch(int argc, char **argv);
 int mv_cmd_image(int argc, char **argv);
+int mv_cmd_install(int argc, char **argv);
+int mv_cmd_flash(int argc, char **argv);
+int mv_cmd_bootstrap(int argc, char **argv);
 int mv_cmd_help(int argc, char **argv);
 
 #endif

@@ -15,10 +15,11 @@
 
 #include "../images/bmap.h"
 #include "cli.h"
-#include "dns.h"
+#include "customise.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
+#include "run_options.h"
 #include "units.h"
 
 /* The temporary files' names, for the signal handler: the one piece of
@@ -66,33 +67,13 @@ static int write_bmap(int fd, uint64_t size, const char *out, char *bmap_path, s
 	return rc;
 }
 
-static void catch_signals(void (*handler)(int))
-{
-	struct sigaction sa = {.sa_handler = handler};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
-/* SOURCE_DATE_EPOCH, else 0: the same inputs give the same image. */
-static int64_t source_date_epoch(void)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	if (!s || !*s)
-		return 0;
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end ? 0 : (int64_t)v;
-}
-
 static int build(const struct mv_plan *plan, const char *out, int quiet, struct mv_fetch_options *fetch)
 {
 	char dir[4096], base[1024], err[2048];
 	snprintf(dir, sizeof(dir), "%s", out);
 	snprintf(base, sizeof(base), "%s", out);
 	snprintf(temp_path, sizeof(temp_path), "%s/.%s.XXXXXX", dirname(dir), basename(base));
-	catch_signals(remove_temp);
+	mv_catch_signals(remove_temp);
 	int fd = mkstemp(temp_path);
 	if (fd < 0) {
 		fprintf(stderr, "microvisor image: cannot create a file beside %s: %s\n", out, strerror(errno));
@@ -130,11 +111,14 @@ static int build(const struct mv_plan *plan, const char *out, int quiet, struct 
 	rc = MV_EXIT_OK;
 	if (!quiet)
 		fprintf(stderr, "microvisor: wrote %s and %s\n", out, bmap_path);
+	/* Mode=none: the hand-off is the user's, on the booted machine. */
+	if (strcmp(plan->handoff_mode, "none") == 0 && plan->handoff_command)
+		printf("microvisor: the hand-off is yours: run, as root on the booted machine:\n  %s\n", plan->handoff_command);
 out:
 	if (fd >= 0)
 		close(fd);
 	remove_temps();
-	catch_signals(SIG_DFL);
+	mv_catch_signals(SIG_DFL);
 	return rc;
 }
 
@@ -144,33 +128,22 @@ int mv_cmd_image(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"size", required_argument, NULL, 's'},
-		{"seed", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"allow-unpinned", no_argument, NULL, 'u'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"offline", no_argument, NULL, 'O'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"dns", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		MV_RUN_LONGOPTS,
 	};
-	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = source_date_epoch()};
+	struct mv_cli_options g = {.cmd = "image"};
+	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "o:qh", longopts)) != -1) {
+		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
+			continue;
 		switch (opt) {
 		case 'o': o.path = optarg; break;
 		case 's': size_text = optarg; break;
-		case 'S': o.seed = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
-		case 'c': fetch.cache_dir = optarg; break;
-		case 'O': fetch.offline = 1; break;
-		case 'C': fetch.ca_file = optarg; break;
-		case 'D': fetch.dns = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -178,14 +151,11 @@ int mv_cmd_image(int argc, char **argv)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!o.path)
 		return mv_usage_error(c, "%s", "expected -o OUT.img");
-	char dns_err[512];
-	if (fetch.dns && mv_dns_check(fetch.dns, dns_err, sizeof(dns_err)) < 0)
-		return mv_usage_error(c, "%s", dns_err);
 	if (size_text && (mv_parse_size(size_text, &o.size) < 0 || o.size == 0))
 		return mv_usage_error(c, "--size %s: expected a size such as 512M, 4G or 1GiB", size_text);
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);

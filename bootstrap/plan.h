@@ -40,10 +40,13 @@ struct mv_plan_options {
 	uint64_t size;             /* --size (images), 0 = unset */
 	const char *seed;          /* --seed, NULL = unset */
 	const char *hostname;      /* the customisation's, NULL = none */
+	const char *disk_identity; /* --disk: its wwid or serial, mixed into the default seed; NULL = none */
 	uint64_t device_size;      /* --disk: measured by the caller */
 	unsigned device_sector_size;
 	int allow_unpinned;        /* accept remote sources without SHA256= */
 	int64_t timestamp;         /* SOURCE_DATE_EPOCH, read by the caller */
+	const char *user;          /* --prefix: the caller's name (bootstrap/prefix.h), NULL = "USER" */
+	const char *shell;         /* --prefix: the host's sh for the launcher, NULL = /bin/sh */
 };
 
 struct mv_plan_partition {

@@ -17,9 +17,14 @@ struct node {
 	char *name;
 };
 
+/* A directory's times, and its mode when that lacks the owner's rwx:
+ * both are set at finish (children arriving would move the times, and a
+ * read-only directory such as a Nix store path's 0555 would refuse its
+ * children to a caller without CAP_DAC_OVERRIDE), as tar does. */
 struct dir_time {
 	uint64_t node;
 	struct timespec times[2];
+	uint32_t mode;        /* 0: already set */
 };
 
 struct dirfs {
@@ -33,6 +38,7 @@ struct dirfs {
 	struct dir_time *dir_times;
 	size_t n_dir_times, cap_dir_times;
 	struct mv_dir_skipped skipped;
+	uint64_t skipped_nodes[MV_DIR_SKIPPED_NAMES]; /* the first device nodes skipped */
 };
 
 struct dirfile {
@@ -244,11 +250,14 @@ static int apply_meta_and_times(struct dirfs *d, int dirfd, const char *name, co
 	return rc;
 }
 
-static int remember_dir_time(struct dirfs *d, uint64_t node, const struct mv_meta *m)
+/* mode: the directory's final permission bits when they must wait for
+ * finish, else 0. */
+static int remember_dir_time(struct dirfs *d, uint64_t node, const struct mv_meta *m, uint32_t mode)
 {
 	for (size_t i = 0; i < d->n_dir_times; i++)
 		if (d->dir_times[i].node == node) {
 			to_times(m, d->dir_times[i].times);
+			d->dir_times[i].mode = mode;
 			return 0;
 		}
 	if (d->n_dir_times == d->cap_dir_times) {
@@ -260,9 +269,21 @@ static int remember_dir_time(struct dirfs *d, uint64_t node, const struct mv_met
 		d->cap_dir_times = cap;
 	}
 	d->dir_times[d->n_dir_times].node = node;
+	d->dir_times[d->n_dir_times].mode = mode;
 	to_times(m, d->dir_times[d->n_dir_times].times);
 	d->n_dir_times++;
 	return 0;
+}
+
+/* A directory's metadata now, with the owner's rwx kept until finish when
+ * the final mode lacks them; remembered with its times. */
+static int dir_meta(struct dirfs *d, int dirfd, const char *name, uint64_t node, const struct mv_meta *m)
+{
+	struct mv_meta now = *m;
+	uint32_t later = (m->mode & 0700) == 0700 ? 0 : (m->mode & 07777) | S_IFDIR;
+	now.mode |= 0700;
+	int rc = apply_meta(d, dirfd, name, &now, 0);
+	return rc < 0 ? rc : remember_dir_time(d, node, m, later);
 }
 
 static int dir_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *m)
@@ -274,15 +295,13 @@ static int dir_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *m)
 		return rc;
 	if (node == 0) {
 		/* The prefix itself: the caller's directory keeps its owner. */
-		return S_ISDIR(st.st_mode) ? remember_dir_time(d, 0, m) : 0;
+		return S_ISDIR(st.st_mode) ? remember_dir_time(d, 0, m, 0) : 0;
 	}
 	int fd = open_dir(d, d->nodes[node].parent);
 	if (fd < 0)
 		return fd;
 	if (S_ISDIR(st.st_mode)) {
-		rc = apply_meta(d, fd, d->nodes[node].name, m, 0);
-		if (rc == 0)
-			rc = remember_dir_time(d, node, m);
+		rc = dir_meta(d, fd, d->nodes[node].name, node, m);
 	} else {
 		rc = apply_meta_and_times(d, fd, d->nodes[node].name, m, S_ISLNK(st.st_mode));
 	}
@@ -342,12 +361,10 @@ static int dir_mkdir(struct mv_fs *fs, mv_node dir, const char *name, const stru
 		return fd;
 	int rc = mkdirat(fd, name, 0700) < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = apply_meta(d, fd, name, m, 0);
-	close(fd);
-	if (rc == 0)
 		rc = intern(d, dir, name, out);
 	if (rc == 0)
-		rc = remember_dir_time(d, *out, m);
+		rc = dir_meta(d, fd, name, *out, m);
+	close(fd);
 	return rc;
 }
 
@@ -477,7 +494,10 @@ static int dir_mknod(struct mv_fs *fs, mv_node dir, const char *name, const stru
 	int rc = mknodat(fd, name, m->mode & (S_IFMT | 07777), (dev_t)m->rdev) < 0 ? -errno : 0;
 	if (rc == -EPERM && (S_ISCHR(m->mode) || S_ISBLK(m->mode))) {
 		/* Without the privilege a device node cannot exist here: count
-		 * it for the summary line and go on. */
+		 * it (and name the first few) for the summary line and go on. */
+		uint64_t node;
+		if (d->skipped.device_nodes < MV_DIR_SKIPPED_NAMES && intern(d, dir, name, &node) == 0)
+			d->skipped_nodes[d->skipped.device_nodes] = node;
 		d->skipped.device_nodes++;
 		close(fd);
 		return 0;
@@ -535,7 +555,12 @@ static int dir_finish(struct mv_fs *fs)
 			int fd = open_dir(d, d->nodes[node].parent);
 			if (fd < 0)
 				continue; /* removed since */
-			rc = utimensat(fd, d->nodes[node].name, d->dir_times[i].times, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+			const char *name = d->nodes[node].name;
+			/* Children come later in the list: they are done first,
+			 * while this directory still lets the caller in. */
+			rc = d->dir_times[i].mode && fchmodat(fd, name, d->dir_times[i].mode & 07777, 0) < 0 ? -errno : 0;
+			if (rc == 0)
+				rc = utimensat(fd, name, d->dir_times[i].times, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 			close(fd);
 		}
 		if (rc < 0 && rc != -ENOENT)
@@ -606,4 +631,39 @@ struct mv_fs *mv_dir_open(const char *path, const struct mv_dir_options *o, char
 void mv_dir_skipped(struct mv_fs *fs, struct mv_dir_skipped *out)
 {
 	*out = D(fs)->skipped;
+}
+
+/* The path of a node, from the root: its names joined with '/'. */
+static void node_path(const struct dirfs *d, uint64_t node, char *buf, size_t len)
+{
+	if (node == 0) {
+		snprintf(buf, len, "/");
+		return;
+	}
+	char tail[4096];
+	node_path(d, d->nodes[node].parent, tail, sizeof(tail));
+	int n = snprintf(buf, len, "%s%s%s", tail, strcmp(tail, "/") == 0 ? "" : "/", d->nodes[node].name);
+	if (n < 0 || (size_t)n >= len)
+		snprintf(buf, len, "(a long path)");
+}
+
+void mv_dir_skipped_line(struct mv_fs *fs, char *buf, size_t len)
+{
+	const struct dirfs *d = D(fs);
+	size_t n = d->skipped.device_nodes, shown = n < MV_DIR_SKIPPED_NAMES ? n : MV_DIR_SKIPPED_NAMES;
+	size_t at = 0;
+	buf[0] = '\0';
+	if (n)
+		at += (size_t)snprintf(buf, len, "%zu device node%s skipped (only root can make them; proot binds the host's /dev): ",
+				       n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < shown && at < len; i++) {
+		char path[4096];
+		node_path(d, d->skipped_nodes[i], path, sizeof(path));
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", path);
+	}
+	if (n > shown && at < len)
+		at += (size_t)snprintf(buf + at, len - at, " and %zu more", n - shown);
+	if (d->skipped.xattrs && at < len)
+		snprintf(buf + at, len - at, "%s%zu extended attribute%s refused by the kernel (security.* needs root)",
+			 n ? "; " : "", d->skipped.xattrs, d->skipped.xattrs == 1 ? "" : "s");
 }

@@ -25,5 +25,10 @@ struct mv_dir_skipped {
 	size_t xattrs;
 };
 void mv_dir_skipped(struct mv_fs *fs, struct mv_dir_skipped *out);
+/* That summary as one line naming the first MV_DIR_SKIPPED_NAMES device
+ * nodes ("3 device nodes skipped (...): /dev/null /dev/zero /dev/tty");
+ * empty when nothing was skipped. */
+#define MV_DIR_SKIPPED_NAMES 8
+void mv_dir_skipped_line(struct mv_fs *fs, char *buf, size_t len);
 
 #endif
