@@ -41,7 +41,8 @@ start_dnsd dnsd 127.0.0.1 0 || { not_ok "start dnsd" "$(cat "$TMP/dnsd.err")"; e
 
 expect_exit "--dns with a host name is bad usage" 2 "$MV" fetch "$BY_IP" --dns dns.google --cache-dir "$TMP/c0"
 expect_match "  naming the entry and the form" "$ERR" "^microvisor fetch: --dns dns.google: not an IP address with an optional port"
-expect_exit "image checks --dns too" 2 "$MV" image "$BY_IP" -o "$TMP/x.img" --dns 127.0.0.1:99999
+expect_exit "bootstrap checks its --dns too" 2 "$MV" bootstrap "$BY_IP" --prefix "$TMP/p" --dns 127.0.0.1:99999
+expect_match "  the same way" "$ERR" "^microvisor bootstrap: --dns 127.0.0.1:99999: not an IP address with an optional port"
 
 without_etc test ! -e /etc/resolv.conf && ok "the namespace hides /etc/resolv.conf" \
 	|| not_ok "the namespace hides /etc/resolv.conf" "it is still there"
