@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "dns.h"
 
 static const struct mv_command commands[] = {
 	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json]",
@@ -21,12 +24,7 @@ static const struct mv_command commands[] = {
 	 "  --size SIZE        the image's size (512M, 4G); default [Disk] Size=, else the partitions' total\n"
 	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
 	 "  -q, --quiet        no progress lines\n"
-	 "  --allow-unpinned   accept remote sources without SHA256=\n"
-	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
-	 "  --offline          use the cache only; name any source that is missing\n"
-	 "  --ca-file FILE     trust these CA certificates for https\n"
-	 "  --dns IP[:PORT],.. DNS servers for downloads (default: /etc/resolv.conf, else\n"
-	 "                     $PREFIX/etc/resolv.conf, else 8.8.8.8,1.1.1.1; static build only)\n"
+	 MV_FETCH_HELP
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
 	{"install", "install PROFILE --disk DEV [--yes]",
@@ -40,15 +38,13 @@ static const struct mv_command commands[] = {
 	 "  --no-verify        skip the read-back\n"
 	 "  --bmap FILE        write only the ranges this block map lists\n",
 	 NULL, "flashing is not implemented yet"},
-	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet]",
+	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet] [--dns IP,..]",
 	 "unpack the userland and seed a single-user Nix into a directory, no root needed",
 	 "  --prefix DIR       the directory to create (missing or empty; renamed into place when complete)\n"
 	 "  --seed S           seed every identifier from S\n"
 	 "  -q, --quiet        no progress lines\n"
-	 "  --allow-unpinned   accept remote sources without SHA256=\n"
-	 "  --cache-dir DIR    where downloads are kept (default $XDG_CACHE_HOME/microvisor)\n"
-	 "  --offline          use the cache only; name any source that is missing\n"
-	 "  --ca-file FILE     trust these CA certificates for https\n"
+	 MV_FETCH_HELP
+	 "Timestamps come from SOURCE_DATE_EPOCH (default 0).\n"
 	 "Enter the result with DIR/bin/microvisor-enter [COMMAND] (needs proot).\n",
 	 mv_cmd_bootstrap, NULL},
 	{"inspect", "inspect IMAGE|DEV [--json]",
@@ -57,13 +53,8 @@ static const struct mv_command commands[] = {
 	 mv_cmd_inspect, NULL},
 	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--dns IP,..] [--allow-unpinned]",
 	 "download and verify every source a profile needs into the cache",
-	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor, else ~/.cache/microvisor)\n"
-	 "  --offline          use the cache only; name every source missing from it\n"
 	 "  --quiet            no progress lines\n"
-	 "  --ca-file FILE     trust these CA certificates for HTTPS (default: the system bundle)\n"
-	 "  --dns IP[:PORT],.. DNS servers for downloads (default: /etc/resolv.conf, else\n"
-	 "                     $PREFIX/etc/resolv.conf, else 8.8.8.8,1.1.1.1; static build only)\n"
-	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
+	 MV_FETCH_HELP,
 	 mv_cmd_fetch, NULL},
 	{"help", "help [COMMAND]", "show the commands, or one command's help", "", mv_cmd_help, NULL},
 };
@@ -142,4 +133,26 @@ void mv_catch_signals(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+int mv_fetch_option(int opt, const char *arg, struct mv_fetch_options *fo)
+{
+	switch (opt) {
+	case MV_OPT_CACHE_DIR: fo->cache_dir = arg; return 1;
+	case MV_OPT_OFFLINE: fo->offline = 1; return 1;
+	case MV_OPT_CA_FILE: fo->ca_file = arg; return 1;
+	case MV_OPT_DNS: fo->dns = arg; return 1;
+	case MV_OPT_ALLOW_UNPINNED: fo->allow_unpinned = 1; return 1;
+	default: return 0;
+	}
+}
+
+int mv_fetch_options_check(const struct mv_command *c, const struct mv_fetch_options *fo)
+{
+	if (fo->ca_file && access(fo->ca_file, R_OK) != 0)
+		return mv_usage_error(c, "--ca-file %s: cannot read it", fo->ca_file);
+	char err[512];
+	if (fo->dns && mv_dns_check(fo->dns, err, sizeof(err)) < 0)
+		return mv_usage_error(c, "%s", err);
+	return 0;
 }

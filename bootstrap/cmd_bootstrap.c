@@ -144,10 +144,7 @@ int mv_cmd_bootstrap(int argc, char **argv)
 		{"prefix", required_argument, NULL, 'p'},
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"allow-unpinned", no_argument, NULL, 'u'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"offline", no_argument, NULL, 'O'},
-		{"ca-file", required_argument, NULL, 'C'},
+		MV_FETCH_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -161,18 +158,20 @@ int mv_cmd_bootstrap(int argc, char **argv)
 		case 'p': dir = optarg; break;
 		case 'S': o.seed = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
-		case 'c': fetch.cache_dir = optarg; break;
-		case 'O': fetch.offline = 1; break;
-		case 'C': fetch.ca_file = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
-		default: return mv_usage_error(c, "%s", "unknown option");
+		default:
+			if (!mv_fetch_option(opt, optarg, &fetch))
+				return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
+	o.allow_unpinned = fetch.allow_unpinned;
 	if (optind + 1 != argc)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!dir)
 		return mv_usage_error(c, "%s", "expected --prefix DIR");
+	int bad = mv_fetch_options_check(c, &fetch);
+	if (bad)
+		return bad;
 
 	char prefix[PATH_MAX], user[64], shell[PATH_MAX];
 	struct mv_report rep = {.out = stderr};

@@ -15,7 +15,6 @@
 
 #include "../images/bmap.h"
 #include "cli.h"
-#include "dns.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
@@ -126,18 +125,14 @@ int mv_cmd_image(int argc, char **argv)
 		{"size", required_argument, NULL, 's'},
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
-		{"allow-unpinned", no_argument, NULL, 'u'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"offline", no_argument, NULL, 'O'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"dns", required_argument, NULL, 'D'},
+		MV_FETCH_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
-	int quiet = 0, opt;
+	int quiet = 0, opt, rc;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -145,22 +140,19 @@ int mv_cmd_image(int argc, char **argv)
 		case 's': size_text = optarg; break;
 		case 'S': o.seed = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'u': o.allow_unpinned = fetch.allow_unpinned = 1; break;
-		case 'c': fetch.cache_dir = optarg; break;
-		case 'O': fetch.offline = 1; break;
-		case 'C': fetch.ca_file = optarg; break;
-		case 'D': fetch.dns = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
-		default: return mv_usage_error(c, "%s", "unknown option");
+		default:
+			if (!mv_fetch_option(opt, optarg, &fetch))
+				return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
+	o.allow_unpinned = fetch.allow_unpinned;
 	if (optind + 1 != argc)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!o.path)
 		return mv_usage_error(c, "%s", "expected -o OUT.img");
-	char dns_err[512];
-	if (fetch.dns && mv_dns_check(fetch.dns, dns_err, sizeof(dns_err)) < 0)
-		return mv_usage_error(c, "%s", dns_err);
+	if ((rc = mv_fetch_options_check(c, &fetch)) != 0)
+		return rc;
 	if (size_text && (mv_parse_size(size_text, &o.size) < 0 || o.size == 0))
 		return mv_usage_error(c, "--size %s: expected a size such as 512M, 4G or 1GiB", size_text);
 
@@ -169,7 +161,7 @@ int mv_cmd_image(int argc, char **argv)
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
-	int rc = MV_EXIT_USAGE;
+	rc = MV_EXIT_USAGE;
 	char err[1024];
 	fetch.quiet = quiet;
 	if (plan && mv_run_supported(plan, err, sizeof(err)) < 0)
