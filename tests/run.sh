@@ -59,7 +59,7 @@ if [ -n "${MV_STATIC:-}" ]; then
 	again=()
 	for script in tests/integration/*.sh; do
 		case "$(basename "$script")" in
-		boot*.sh | static.sh) ;;
+		boot*.sh | static.sh | prefix-aarch64.sh) ;;
 		*) again+=("$script") ;;
 		esac
 	done
