@@ -19,7 +19,7 @@ SAN_OBJ := $(LIB_SRC:%.c=obj-san/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=obj/tests/%)
 UNIT_SAN := $(UNIT_SRC:tests/unit/%.c=obj-san/tests/%)
-CHECK_LIBS = $(shell pkg-config --libs check)
+CHECK_LIBS = $(shell pkg-config --libs check) -lcrypt # glibc's crypt(3) judges our $6$ hashes
 
 DEPS_STAMP := obj/.deps-build
 TEST_DEPS_STAMP := obj/.deps-tests

@@ -30,6 +30,8 @@ struct mv_boot_ctx {
 	const struct mv_boot_part *xbootldr; /* NULL: $BOOT is the ESP */
 	const struct mv_boot_part *root;     /* NULL for a prefix */
 	const struct mv_boot_part *freebsd_boot;
+	const struct mv_boot_part *swap;     /* the first swap partition, or NULL */
+	const char *hostname;                /* the customisation's, else the profile's Name */
 	const char *root_fs_type;            /* "ext4", "ufs" */
 	/* Sources, as written in the profile (NULL: the loader's default). */
 	const char *loader, *kernel, *initrd, *firmware, *devicetree;

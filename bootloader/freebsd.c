@@ -41,12 +41,16 @@ static void bsd_describe(const struct mv_boot_ctx *ctx, mv_boot_emit emit, mv_bo
 	}
 	snprintf(text, sizeof(text), "vfs.root.mountfrom=\"ufs:/dev/gpt/%s\"\n", ctx->root->label);
 	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/boot/loader.conf", .content = text, .flags = MV_BOOT_APPEND});
-	snprintf(text, sizeof(text), "/dev/gpt/%s\t/\tufs\trw\t1\t1\n%s%s%s", ctx->root->label,
-		 ctx->esp->label ? "/dev/gpt/" : "", ctx->esp->label ? ctx->esp->label : "",
-		 ctx->esp->label ? "\t/boot/efi\tmsdosfs\trw\t2\t2\n" : "");
+	/* bsdinstall's header and columns, GPT labels for the device names. */
+	int n = snprintf(text, sizeof(text), "# Device\tMountpoint\tFStype\tOptions\tDump\tPass#\n"
+			 "/dev/gpt/%s\t/\t\tufs\trw\t1\t1\n", ctx->root->label);
+	if (ctx->swap && ctx->swap->label)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "/dev/gpt/%s\tnone\t\tswap\tsw\t0\t0\n", ctx->swap->label);
+	if (ctx->esp->label)
+		snprintf(text + n, sizeof(text) - (size_t)n, "/dev/gpt/%s\t/boot/efi\tmsdosfs\trw\t2\t2\n", ctx->esp->label);
 	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/fstab", .content = text});
-	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/rc.conf", .content = "growfs_enable=\"YES\"\n",
-					     .flags = MV_BOOT_APPEND});
+	snprintf(text, sizeof(text), "hostname=\"%s\"\ngrowfs_enable=\"YES\"\n", ctx->hostname ? ctx->hostname : "freebsd");
+	emit(opaque, &(struct mv_boot_file){.partition = "root", .path = "/etc/rc.conf", .content = text, .flags = MV_BOOT_APPEND});
 }
 
 const struct mv_bootloader mv_loader_freebsd = {

@@ -85,3 +85,23 @@ void mv_arena_free(struct mv_arena *a)
 	}
 	a->head = NULL;
 }
+
+char *mv_shell_quote(struct mv_arena *a, const char *s)
+{
+	size_t n = 3;
+	for (const char *c = s; *c; c++)
+		n += *c == '\'' ? 4 : 1;
+	char *out = mv_alloc(a, n), *o = out;
+	*o++ = '\'';
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *c;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}

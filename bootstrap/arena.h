@@ -20,6 +20,8 @@ char *mv_printf(struct mv_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 char *mv_vprintf(struct mv_arena *a, const char *fmt, va_list ap);
 void mv_arena_free(struct mv_arena *a);
+/* s in single quotes for sh (' becomes '\''): one word, whatever it holds. */
+char *mv_shell_quote(struct mv_arena *a, const char *s);
 
 /* Growable arrays kept in an arena: MV_VEC(T) v; MV_PUSH(arena, v) returns a
  * pointer to a new zeroed slot. Old storage stays in the arena until it is

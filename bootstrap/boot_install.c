@@ -364,6 +364,52 @@ static int install_one(struct mv_boot_env *env, const struct mv_boot_file *bf, c
 		       : install_copy(env, dst, bf, path, err, errlen);
 }
 
+/* Raw boot code (FreeBSD's gptboot and pmbr), as gpart bootcode writes it:
+ * -p into its partition from the first byte, -b into the MBR up to the
+ * partition table. */
+static int install_raw(struct mv_boot_env *env, const struct mv_boot_file *bf, char *err, size_t errlen)
+{
+	char src_path[PATH_BYTES], why[1024] = "";
+	struct mv_fs *opened = NULL;
+	struct mv_fs *src = open_source_tree(env, bf->from, NULL, src_path, sizeof(src_path), &opened, why, sizeof(why));
+	if (!src)
+		return fail(err, errlen, "%s: %s", bf->from, why);
+	char *data = NULL;
+	size_t len = 0;
+	int rc = mv_fs_read_file(src, src_path, &data, &len);
+	if (rc < 0 || !data)
+		fail(err, errlen, "%s: %s", bf->from, rc < 0 ? src->err : "not found");
+	mv_fs_destroy(opened);
+	if (rc < 0 || !data)
+		return -1;
+	rc = 0;
+	if (strcmp(bf->partition, "mbr") == 0) {
+		if (len > 512)
+			rc = fail(err, errlen, "%s is %zu bytes: MBR boot code is one 512-byte sector", bf->from, len);
+		env->mbr_len = len < sizeof(env->mbr_code) ? len : sizeof(env->mbr_code);
+		memcpy(env->mbr_code, data, env->mbr_len);
+	} else {
+		const struct mv_plan_partition *pp = NULL;
+		for (size_t i = 0; i < env->plan->parts.n; i++)
+			if (strcmp(env->plan->parts.v[i].src->name, bf->partition) == 0)
+				pp = &env->plan->parts.v[i];
+		static const char zeros[65536];
+		if (!pp)
+			rc = fail(err, errlen, "%s: no partition %s", bf->from, bf->partition);
+		else if (len > pp->size)
+			rc = fail(err, errlen, "%s (%zu bytes) does not fit partition %s (%llu bytes)", bf->from, len,
+				  bf->partition, (unsigned long long)pp->size);
+		for (uint64_t off = 0; rc == 0 && off < pp->size;) {
+			size_t n = off < len ? len - (size_t)off : (size_t)(pp->size - off < sizeof(zeros) ? pp->size - off : sizeof(zeros));
+			if (pwrite(env->fd, off < len ? data + off : zeros, n, (off_t)(pp->start + off)) != (ssize_t)n)
+				rc = fail(err, errlen, "%s: writing partition %s: %s", bf->from, bf->partition, strerror(errno));
+			off += n;
+		}
+	}
+	free(data);
+	return rc;
+}
+
 int mv_boot_install(struct mv_boot_env *env, char *err, size_t errlen)
 {
 	const struct mv_plan *plan = env->plan;
@@ -381,15 +427,15 @@ int mv_boot_install(struct mv_boot_env *env, char *err, size_t errlen)
 			if (rc < 0)
 				return -1;
 		}
+	for (size_t i = 0; i < plan->boot_files.n; i++)
+		if ((plan->boot_files.v[i].flags & MV_BOOT_RAW) && install_raw(env, &plan->boot_files.v[i], err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
 int mv_boot_install_mbr(struct mv_boot_env *env, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < env->plan->boot_files.n; i++) {
-		const struct mv_boot_file *bf = &env->plan->boot_files.v[i];
-		if (bf->flags & MV_BOOT_RAW)
-			return fail(err, errlen, "%s: raw boot code (FreeBSD's pmbr, gptboot) is not available yet", bf->from);
-	}
+	if (env->mbr_len && pwrite(env->fd, env->mbr_code, env->mbr_len, 0) != (ssize_t)env->mbr_len)
+		return fail(err, errlen, "writing the MBR's boot code: %s", strerror(errno));
 	return 0;
 }

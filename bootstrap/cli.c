@@ -3,12 +3,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "customise.h"
 #include "dns.h"
+#include "run_options.h"
 
 static const struct mv_command commands[] = {
-	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json]",
+	{"plan", "plan PROFILE (--image FILE [--size SIZE] | --disk DEV | --prefix DIR) [--seed S] [--json] [--hostname H ...]",
 	 "show everything a run would do, without doing any of it",
 	 "  --image FILE       plan an image file (nothing is created)\n"
 	 "  --size SIZE        the image's size (512M, 4G, 1GiB); default [Disk] Size=, else the partitions' total\n"
@@ -16,35 +17,47 @@ static const struct mv_command commands[] = {
 	 "  --prefix DIR       plan a rootless bootstrap into DIR\n"
 	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
 	 "  --json             print the plan as one JSON document\n"
-	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
+	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n"
+	 MV_CUSTOMISE_HELP,
 	 mv_cmd_plan, NULL},
-	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S] [--quiet]",
+	{"image", "image PROFILE -o OUT.img [--size SIZE] [--seed S] [--quiet] [--hostname H --user U --ssh-key FILE ...]",
 	 "build a disk image file, rootless",
 	 "  -o, --output FILE  the image to write (replaced only when complete)\n"
 	 "  --size SIZE        the image's size (512M, 4G); default [Disk] Size=, else the partitions' total\n"
-	 "  --seed S           seed every UUID from S (default: the profile's Name= and hostname)\n"
-	 "  -q, --quiet        no progress lines\n"
-	 MV_FETCH_HELP
+	 MV_RUN_HELP
+	 MV_CUSTOMISE_HELP
 	 "Timestamps the filesystems make come from SOURCE_DATE_EPOCH (default 0).\n",
 	 mv_cmd_image, NULL},
-	{"install", "install PROFILE --disk DEV [--yes]",
+	{"install", "install PROFILE --disk DEV [--yes] [--seed S] [--quiet]",
 	 "partition and install onto a real disk",
-	 "  --disk DEV         the disk to erase and install onto\n"
-	 "  --yes              do not ask for the device name to be typed back\n",
-	 NULL, "installing onto a disk is not implemented yet"},
-	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE]",
+	 "  --disk DEV         the whole disk to erase and install onto (refused while mounted, swap,\n"
+	 "                     holding the running root, or held by dm/md/LVM)\n"
+	 "  --yes              do not ask for the device's name to be typed back (needed when\n"
+	 "                     standard input is not a terminal)\n"
+	 MV_RUN_HELP
+	 MV_CUSTOMISE_HELP
+	 "`microvisor plan PROFILE --disk DEV` shows what it will do and what it will destroy.\n",
+	 mv_cmd_install, NULL},
+	{"flash", "flash IMAGE DEV... [--verify|--no-verify] [--bmap FILE|--no-bmap] [--yes] [--quiet]",
 	 "write an image to SD cards or USB sticks, skipping holes",
+	 "  IMAGE              raw, or compressed (.gz, .xz, .zst, ...: streamed)\n"
+	 "  DEV...             whole disks, all written from one read of the image\n"
 	 "  --verify           read back and hash the written ranges (default)\n"
 	 "  --no-verify        skip the read-back\n"
-	 "  --bmap FILE        write only the ranges this block map lists\n",
-	 NULL, "flashing is not implemented yet"},
-	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet] [--dns IP,..]",
+	 "  --bmap FILE        write only the ranges this block map (bmaptool's format) lists;\n"
+	 "                     default: IMAGE.bmap when it exists, else the image's data ranges\n"
+	 "  --no-bmap          ignore a block map beside the image\n"
+	 "  --yes              do not ask for each device's name to be typed back (needed when\n"
+	 "                     standard input is not a terminal)\n"
+	 "  -q, --quiet        no progress\n",
+	 mv_cmd_flash, NULL},
+	{"bootstrap", "bootstrap PROFILE --prefix DIR [--seed S] [--quiet] [--dns IP[:PORT],..]",
 	 "unpack the userland and seed a single-user Nix into a directory, no root needed",
 	 "  --prefix DIR       the directory to create (missing or empty; renamed into place when complete)\n"
-	 "  --seed S           seed every identifier from S\n"
-	 "  -q, --quiet        no progress lines\n"
-	 MV_FETCH_HELP
-	 "Timestamps come from SOURCE_DATE_EPOCH (default 0).\n"
+	 MV_RUN_HELP
+	 MV_DNS_HELP
+	 MV_CUSTOMISE_HELP
+	 "Here --dns names the servers for downloads (a prefix has no network of its own).\n"
 	 "Enter the result with DIR/bin/microvisor-enter [COMMAND] (needs proot).\n",
 	 mv_cmd_bootstrap, NULL},
 	{"inspect", "inspect IMAGE|DEV [--json]",
@@ -53,8 +66,12 @@ static const struct mv_command commands[] = {
 	 mv_cmd_inspect, NULL},
 	{"fetch", "fetch PROFILE [--cache-dir DIR] [--offline] [--quiet] [--ca-file FILE] [--dns IP,..] [--allow-unpinned]",
 	 "download and verify every source a profile needs into the cache",
+	 "  --cache-dir DIR    the cache (default $XDG_CACHE_HOME/microvisor, else ~/.cache/microvisor)\n"
+	 "  --offline          use the cache only; name every source missing from it\n"
 	 "  --quiet            no progress lines\n"
-	 MV_FETCH_HELP,
+	 "  --ca-file FILE     trust these CA certificates for HTTPS (default: the system bundle)\n"
+	 MV_DNS_HELP
+	 "  --allow-unpinned   accept remote sources without SHA256= (their bytes cannot be verified)\n",
 	 mv_cmd_fetch, NULL},
 	{"help", "help [COMMAND]", "show the commands, or one command's help", "", mv_cmd_help, NULL},
 };
@@ -115,17 +132,6 @@ int mv_usage_error(const struct mv_command *c, const char *fmt, const char *arg)
 	return MV_EXIT_USAGE;
 }
 
-
-int64_t mv_source_date_epoch(void)
-{
-	const char *s = getenv("SOURCE_DATE_EPOCH");
-	if (!s || !*s)
-		return 0;
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	return *end ? 0 : (int64_t)v;
-}
-
 void mv_catch_signals(void (*handler)(int))
 {
 	struct sigaction sa = {.sa_handler = handler};
@@ -133,26 +139,4 @@ void mv_catch_signals(void (*handler)(int))
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-}
-
-int mv_fetch_option(int opt, const char *arg, struct mv_fetch_options *fo)
-{
-	switch (opt) {
-	case MV_OPT_CACHE_DIR: fo->cache_dir = arg; return 1;
-	case MV_OPT_OFFLINE: fo->offline = 1; return 1;
-	case MV_OPT_CA_FILE: fo->ca_file = arg; return 1;
-	case MV_OPT_DNS: fo->dns = arg; return 1;
-	case MV_OPT_ALLOW_UNPINNED: fo->allow_unpinned = 1; return 1;
-	default: return 0;
-	}
-}
-
-int mv_fetch_options_check(const struct mv_command *c, const struct mv_fetch_options *fo)
-{
-	if (fo->ca_file && access(fo->ca_file, R_OK) != 0)
-		return mv_usage_error(c, "--ca-file %s: cannot read it", fo->ca_file);
-	char err[512];
-	if (fo->dns && mv_dns_check(fo->dns, err, sizeof(err)) < 0)
-		return mv_usage_error(c, "%s", err);
-	return 0;
 }

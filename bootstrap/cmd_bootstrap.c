@@ -17,10 +17,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "customise.h"
+#include "dns.h"
 #include "plan.h"
 #include "prefix.h"
 #include "profile.h"
 #include "run.h"
+#include "run_options.h"
+#include "units.h"
 
 /* The temporary directory, for the signal handler (the one piece of
  * process-wide state: a handler can reach nothing else). */
@@ -120,9 +124,12 @@ static int handoff(const struct mv_plan *plan, const char *prefix, int quiet)
 		fprintf(stderr, "microvisor: bootstrapped %s; enter it with %s%s\n", prefix, prefix, MV_PREFIX_LAUNCHER);
 	if (!cmd)
 		return MV_EXIT_OK;
+	struct mv_arena a = {0};
+	const char *again = mv_printf(&a, "%s%s /bin/sh -c %s", prefix, MV_PREFIX_LAUNCHER, mv_shell_quote(&a, cmd));
+	int rc = MV_EXIT_OK;
 	if (strcmp(plan->handoff_mode, "exec") != 0) {
-		printf("Next: %s%s /bin/sh -c '%s'\n", prefix, MV_PREFIX_LAUNCHER, cmd);
-		return MV_EXIT_OK;
+		printf("Next: %s\n", again);
+		goto out;
 	}
 	if (!quiet)
 		fprintf(stderr, "microvisor: [%d/%d] %s: %s\n", MV_STAGE_HANDOFF + 1, MV_STAGE_COUNT,
@@ -131,10 +138,12 @@ static int handoff(const struct mv_plan *plan, const char *prefix, int quiet)
 	int status = mv_prefix_exec(prefix, cmd);
 	if (status != 0) {
 		fprintf(stderr, "microvisor bootstrap: the handoff command exited %d; the prefix %s is complete: "
-				"run it again with %s%s /bin/sh -c '%s'\n", status, prefix, prefix, MV_PREFIX_LAUNCHER, cmd);
-		return MV_EXIT_FAILED;
+				"run it again with %s\n", status, prefix, again);
+		rc = MV_EXIT_FAILED;
 	}
-	return MV_EXIT_OK;
+out:
+	mv_arena_free(&a);
+	return rc;
 }
 
 int mv_cmd_bootstrap(int argc, char **argv)
@@ -142,40 +151,39 @@ int mv_cmd_bootstrap(int argc, char **argv)
 	const struct mv_command *c = mv_command_find("bootstrap");
 	static const struct option longopts[] = {
 		{"prefix", required_argument, NULL, 'p'},
-		{"seed", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		MV_FETCH_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"dns", required_argument, NULL, 'D'},
+		MV_RUN_LONGOPTS,
 	};
+	/* Our --dns comes before the customisation's in the table, so it
+	 * wins: a prefix has no network of its own to name servers for. */
+	struct mv_cli_options g = {.cmd = "bootstrap"};
 	struct mv_plan_options o = {.target = MV_TARGET_PREFIX, .timestamp = mv_source_date_epoch()};
 	struct mv_fetch_options fetch = {0};
 	const char *dir = NULL;
 	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "qh", longopts)) != -1) {
+		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
+			continue;
 		switch (opt) {
 		case 'p': dir = optarg; break;
-		case 'S': o.seed = optarg; break;
-		case 'q': quiet = 1; break;
+		case 'D': fetch.dns = optarg; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
-		default:
-			if (!mv_fetch_option(opt, optarg, &fetch))
-				return mv_usage_error(c, "%s", "unknown option");
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
+		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
-	o.allow_unpinned = fetch.allow_unpinned;
 	if (optind + 1 != argc)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!dir)
 		return mv_usage_error(c, "%s", "expected --prefix DIR");
-	int bad = mv_fetch_options_check(c, &fetch);
-	if (bad)
-		return bad;
+	char dns_err[512];
+	if (fetch.dns && mv_dns_check(fetch.dns, dns_err, sizeof(dns_err)) < 0)
+		return mv_usage_error(c, "%s", dns_err);
 
 	char prefix[PATH_MAX], user[64], shell[PATH_MAX];
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	mv_prefix_user(user, sizeof(user));

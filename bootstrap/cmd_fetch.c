@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dns.h"
 #include "plan.h"
 #include "profile.h"
 #include "source.h"
@@ -52,8 +53,12 @@ int mv_cmd_fetch(int argc, char **argv)
 {
 	const struct mv_command *c = mv_command_find("fetch");
 	static const struct option longopts[] = {
+		{"cache-dir", required_argument, NULL, 'c'},
+		{"offline", no_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
-		MV_FETCH_LONGOPTS,
+		{"ca-file", required_argument, NULL, 'a'},
+		{"dns", required_argument, NULL, 'd'},
+		{"allow-unpinned", no_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -64,18 +69,23 @@ int mv_cmd_fetch(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'c': fo.cache_dir = optarg; break;
+		case 'o': fo.offline = 1; break;
 		case 'q': fo.quiet = 1; break;
+		case 'a': fo.ca_file = optarg; break;
+		case 'd': fo.dns = optarg; break;
+		case 'u': fo.allow_unpinned = 1; break;
 		case 'h': mv_usage_command(c, stdout); return 0;
-		default:
-			if (!mv_fetch_option(opt, optarg, &fo))
-				return mv_usage_error(c, "%s", "unknown option");
+		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
 	if (optind + 1 != argc)
 		return mv_usage_error(c, "%s", optind >= argc ? "expected a PROFILE" : "expected one PROFILE");
-	int bad = mv_fetch_options_check(c, &fo);
-	if (bad)
-		return bad;
+	if (fo.ca_file && access(fo.ca_file, R_OK) != 0)
+		return mv_usage_error(c, "--ca-file %s: cannot read it", fo.ca_file);
+	char dns_err[512];
+	if (fo.dns && mv_dns_check(fo.dns, dns_err, sizeof(dns_err)) < 0)
+		return mv_usage_error(c, "%s", dns_err);
 
 	struct mv_report rep = {.out = stderr};
 	struct mv_profile *p = mv_profile_load(argv[optind], &rep);

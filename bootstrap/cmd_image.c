@@ -15,9 +15,11 @@
 
 #include "../images/bmap.h"
 #include "cli.h"
+#include "customise.h"
 #include "plan.h"
 #include "profile.h"
 #include "run.h"
+#include "run_options.h"
 #include "units.h"
 
 /* The temporary files' names, for the signal handler: the one piece of
@@ -109,6 +111,9 @@ static int build(const struct mv_plan *plan, const char *out, int quiet, struct 
 	rc = MV_EXIT_OK;
 	if (!quiet)
 		fprintf(stderr, "microvisor: wrote %s and %s\n", out, bmap_path);
+	/* Mode=none: the hand-off is the user's, on the booted machine. */
+	if (strcmp(plan->handoff_mode, "none") == 0 && plan->handoff_command)
+		printf("microvisor: the hand-off is yours: run, as root on the booted machine:\n  %s\n", plan->handoff_command);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -123,45 +128,38 @@ int mv_cmd_image(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"size", required_argument, NULL, 's'},
-		{"seed", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		MV_FETCH_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		MV_RUN_LONGOPTS,
 	};
+	struct mv_cli_options g = {.cmd = "image"};
 	struct mv_plan_options o = {.target = MV_TARGET_IMAGE, .timestamp = mv_source_date_epoch()};
 	const char *size_text = NULL;
 	struct mv_fetch_options fetch = {0};
-	int quiet = 0, opt, rc;
+	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "o:qh", longopts)) != -1) {
+		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
+			continue;
 		switch (opt) {
 		case 'o': o.path = optarg; break;
 		case 's': size_text = optarg; break;
-		case 'S': o.seed = optarg; break;
-		case 'q': quiet = 1; break;
 		case 'h': mv_usage_command(c, stdout); return MV_EXIT_OK;
-		default:
-			if (!mv_fetch_option(opt, optarg, &fetch))
-				return mv_usage_error(c, "%s", "unknown option");
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
+		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
-	o.allow_unpinned = fetch.allow_unpinned;
 	if (optind + 1 != argc)
 		return mv_usage_error(c, "%s", "expected one PROFILE");
 	if (!o.path)
 		return mv_usage_error(c, "%s", "expected -o OUT.img");
-	if ((rc = mv_fetch_options_check(c, &fetch)) != 0)
-		return rc;
 	if (size_text && (mv_parse_size(size_text, &o.size) < 0 || o.size == 0))
 		return mv_usage_error(c, "--size %s: expected a size such as 512M, 4G or 1GiB", size_text);
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
-	rc = MV_EXIT_USAGE;
+	int rc = MV_EXIT_USAGE;
 	char err[1024];
 	fetch.quiet = quiet;
 	if (plan && mv_run_supported(plan, err, sizeof(err)) < 0)

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../partition/target.h"
 #include "cli.h"
+#include "customise.h"
 #include "plan.h"
 #include "prefix.h"
 #include "profile.h"
@@ -46,6 +48,20 @@ static int measure_disk(const char *path, uint64_t *size, unsigned *sector)
 	return rc == 0 ? 0 : -1;
 }
 
+/* An install erases the whole disk: say what is on it now, and whether
+ * install would refuse it. */
+static void print_destroyed(const char *path, FILE *out)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISBLK(st.st_mode))
+		return;
+	char why[1024];
+	fprintf(out, "\nDestroyed by the install (what %s holds now):\n", path);
+	mv_blockdev_describe(path, out);
+	if (mv_blockdev_check(path, NULL, why, sizeof(why)) < 0)
+		fprintf(out, "install would refuse it: %s\n", why);
+}
+
 int mv_cmd_plan(int argc, char **argv)
 {
 	const struct mv_command *c = mv_command_find("plan");
@@ -60,12 +76,13 @@ int mv_cmd_plan(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	struct mv_cli_options g = {.cmd = "plan"};
 	struct mv_plan_options o = {0};
 	int json = 0, targets = 0;
 	const char *size_text = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = mv_customise_getopt_long(&g, argc, argv, "h", longopts)) != -1) {
 		switch (opt) {
 		case 'i': o.target = MV_TARGET_IMAGE; o.path = optarg; targets++; break;
 		case 'd': o.target = MV_TARGET_DISK; o.path = optarg; targets++; break;
@@ -75,6 +92,7 @@ int mv_cmd_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'u': o.allow_unpinned = 1; break;
 		case 'h': mv_usage_command(c, stdout); return 0;
+		case MV_OPT_BAD: return MV_EXIT_USAGE;
 		default: return mv_usage_error(c, "%s", "unknown option");
 		}
 	}
@@ -90,6 +108,9 @@ int mv_cmd_plan(int argc, char **argv)
 	}
 	if (o.target == MV_TARGET_DISK && measure_disk(o.path, &o.device_size, &o.device_sector_size) < 0)
 		return MV_EXIT_USAGE;
+	char identity[256];
+	if (o.target == MV_TARGET_DISK && mv_disk_identity(o.path, identity, sizeof(identity)) == 0)
+		o.disk_identity = identity; /* the seed `install` would use */
 	char user[64], shell[4096];
 	if (o.target == MV_TARGET_PREFIX) { /* who bootstrap would run as, and with which sh */
 		mv_prefix_user(user, sizeof(user));
@@ -98,7 +119,7 @@ int mv_cmd_plan(int argc, char **argv)
 	}
 
 	struct mv_report rep = {.out = stderr};
-	struct mv_profile *p = mv_profile_load(argv[optind], &rep);
+	struct mv_profile *p = mv_profile_load_with(argv[optind], g.sets.v, g.sets.n, &rep);
 	if (!p)
 		return MV_EXIT_USAGE;
 	struct mv_plan *plan = mv_plan_build(p, &o, &rep);
@@ -108,6 +129,8 @@ int mv_cmd_plan(int argc, char **argv)
 			mv_plan_print_json(plan, stdout);
 		else
 			mv_plan_print_text(plan, stdout);
+		if (!json && o.target == MV_TARGET_DISK)
+			print_destroyed(o.path, stdout);
 		rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 	}
 	mv_plan_free(plan);

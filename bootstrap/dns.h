@@ -15,6 +15,13 @@
 /* Google's and Cloudflare's, what Termux's own resolv.conf lists. */
 #define MV_DNS_PUBLIC "8.8.8.8,1.1.1.1"
 
+/* The option's help line, for the commands that download and configure
+ * no network (fetch, bootstrap: on image and install --dns is the
+ * customisation's, the target's name servers). */
+#define MV_DNS_HELP                                                                          \
+	"  --dns IP[:PORT],.. DNS servers for downloads (default: /etc/resolv.conf, else\n"    \
+	"                     $PREFIX/etc/resolv.conf, else " MV_DNS_PUBLIC "; static build only)\n"
+
 /* Checks a --dns value: comma-separated IP addresses, each with an
  * optional port, as c-ares takes them (192.0.2.1, 192.0.2.1:5353,
  * 2001:db8::1, [2001:db8::1]:5353). Returns 0, or -1 with err naming the

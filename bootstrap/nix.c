@@ -1,4 +1,5 @@
 #include "nix.h"
+#include "nix_freebsd.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -236,8 +237,7 @@ static int read_tarball(struct seed *s)
 	return 0;
 }
 
-/* Canonical store form, what Nix's canonicalisePathMetaData leaves. */
-static int canonical(struct mv_meta *m, const char *member, char *err, size_t errlen)
+int mv_nix_canonical(struct mv_meta *m, const char *member, char *err, size_t errlen)
 {
 	uint32_t type = m->mode & S_IFMT;
 	if (type == S_IFDIR)
@@ -257,9 +257,7 @@ static int canonical(struct mv_meta *m, const char *member, char *err, size_t er
 	return 0;
 }
 
-/* store/X (after the top directory is stripped) becomes /nix/store/X;
- * everything else (the scripts, .reginfo, store/ itself) stays out. */
-static int store_member(void *ctx, struct mv_unpack_entry *e, char *err, size_t errlen)
+int mv_nix_store_member(void *ctx, struct mv_unpack_entry *e, char *err, size_t errlen)
 {
 	(void)ctx;
 	if (strncmp(e->path, "/store/", 7) != 0)
@@ -269,7 +267,7 @@ static int store_member(void *ctx, struct mv_unpack_entry *e, char *err, size_t 
 		return fail(err, errlen, "member %.200s: name too long", e->member);
 	memmove(e->path + 4, e->path, len + 1);
 	memcpy(e->path, "/nix", 4);
-	if (e->meta && canonical(e->meta, e->member, err, errlen) < 0)
+	if (e->meta && mv_nix_canonical(e->meta, e->member, err, errlen) < 0)
 		return -1;
 	return MV_UNPACK_WRITE;
 }
@@ -286,15 +284,13 @@ static int link_at(struct seed *s, const char *path, const char *target)
 	return mv_fs_mkparents(s->fs, path, s->t) < 0 || mv_fs_symlink(s->fs, path, target, &m) < 0 ? fs_fail(s) : 0;
 }
 
-/* Every registered path must be in the store the tarball brought. */
-static int check_store(struct seed *s)
+int mv_nix_check_present(struct mv_fs *fs, const char *reginfo, const char *what, char *err, size_t errlen)
 {
-	struct lines l = {.p = s->reginfo};
+	struct lines l = {.p = reginfo};
 	struct mv_stat st;
 	while (next_line(&l)) {
-		if (mv_fs_stat(s->fs, l.line, MV_FS_NOFOLLOW, &st) < 0)
-			return fail(s->err, s->errlen, "%s: .reginfo line %d registers %s, which the tarball's store/ lacks",
-				    s->env->tarball, l.no, l.line);
+		if (mv_fs_stat(fs, l.line, MV_FS_NOFOLLOW, &st) < 0)
+			return fail(err, errlen, "%s: .reginfo line %d registers %s, which its store/ lacks", what, l.no, l.line);
 		for (int i = 0; i < 3; i++)
 			next_line(&l);
 		next_line(&l);
@@ -311,10 +307,10 @@ static int store(struct seed *s)
 	int multi = s->env->plan->multi_user;
 	if (mkdir_at(s, "/nix", 0755, 0) < 0 || mkdir_at(s, "/nix/store", multi ? 01775 : 0755, multi ? MV_NIX_GID : 0) < 0)
 		return -1;
-	struct mv_unpack_options o = {.strip = 1, .parent_mtime = 1, .rewrite = store_member};
+	struct mv_unpack_options o = {.strip = 1, .parent_mtime = 1, .rewrite = mv_nix_store_member};
 	if (mv_unpack_file(s->fs, s->env->tarball, &o, NULL, s->err, s->errlen) < 0)
 		return -1;
-	if (check_store(s) < 0)
+	if (mv_nix_check_present(s->fs, s->reginfo, s->env->tarball, s->err, s->errlen) < 0)
 		return -1;
 	struct mv_meta m = meta(s, S_IFREG | 0644, 0, 0);
 	const char *reg = s->env->plan->opt.target == MV_TARGET_PREFIX ? PREFIX_REGISTRATION : REGISTRATION;
@@ -471,7 +467,9 @@ int mv_nix_seed(const struct mv_nix_env *env, char *err, size_t errlen)
 	if (!multi && env->plan->opt.target != MV_TARGET_PREFIX)
 		return fail(err, errlen, "single-user Nix (MultiUser=no) on a disk or image is not available yet: its owner is not known (a prefix's is the caller)");
 	int rc = read_tarball(&s) < 0 || store(&s) < 0 || profiles(&s) < 0 || nix_conf(&s) < 0 ||
-		 (multi && (build_users(&s) < 0 || enable_daemon(&s) < 0)) || flake(&s) < 0 ? -1 : 0;
+		 (multi && (mv_nix_freebsd(env->plan) ? mv_nix_freebsd_seed(s.fs, s.nix, s.t, err, errlen) < 0
+					       : build_users(&s) < 0 || enable_daemon(&s) < 0)) ||
+		 flake(&s) < 0 ? -1 : 0;
 	free(s.reginfo);
 	free(s.install);
 	return rc;

@@ -52,4 +52,26 @@ int mv_nix_registers(const char *text, const char *path);
  * @nix@), copied into out; -1 with err when there is none. */
 int mv_nix_installer_path(const char *install, char *out, size_t len, char *err, size_t errlen);
 
+/* [Nix] Closure=: a store built elsewhere (bootstrap/nix_closure.c), a
+ * directory or an archive whose top (or single top directory) holds
+ * store/ and its registration, named `registration` (nixpkgs'
+ * closureInfo) or `.reginfo` (nix-store --dump-db, as the tarball has
+ * it). The registration gets the tarball's checks and is appended to
+ * /nix-path-registration; store/ goes to /nix/store in canonical form;
+ * each path no other registered path refers to (the closure's roots) is
+ * kept from garbage collection by a link in
+ * /nix/var/nix/gcroots/microvisor/. After mv_nix_seed. */
+#define MV_NIX_GCROOTS "/nix/var/nix/gcroots/microvisor"
+int mv_nix_seed_closure(const struct mv_nix_env *env, const char *closure, const char *location, char *err,
+			size_t errlen);
+
+/* Shared by both: Nix's canonical form for an entry (owner 0, 0444/0555,
+ * directories 0555, mtime 1; -1 for what a store cannot hold); the unpack
+ * hook that maps store/X to /nix/store/X, canonical, and skips the rest;
+ * and whether every path reginfo registers is in fs (err names `what`). */
+int mv_nix_canonical(struct mv_meta *m, const char *member, char *err, size_t errlen);
+struct mv_unpack_entry;
+int mv_nix_store_member(void *ctx, struct mv_unpack_entry *e, char *err, size_t errlen);
+int mv_nix_check_present(struct mv_fs *fs, const char *reginfo, const char *what, char *err, size_t errlen);
+
 #endif

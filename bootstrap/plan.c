@@ -1,10 +1,14 @@
 #include "plan.h"
+#include "nix_freebsd.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../bootloader/bootloader.h"
+#include "customise.h"
+#include "handoff.h"
+#include "nix.h"
 #include "prefix.h"
 #include "seed.h"
 #include "units.h"
@@ -51,6 +55,13 @@ static struct mv_where top(const struct builder *b)
 	return (struct mv_where){b->p->file, 0};
 }
 
+/* The machine's hostname: --hostname as the caller passed it, else the
+ * customisation's; NULL when neither names one. */
+static const char *hostname_of(const struct builder *b)
+{
+	return b->plan->opt.hostname ? b->plan->opt.hostname : b->p->custom.hostname.v;
+}
+
 static void choose_seed(struct builder *b)
 {
 	struct mv_plan *plan = b->plan;
@@ -62,10 +73,17 @@ static void choose_seed(struct builder *b)
 		text = b->p->seed.v;
 		plan->seed_origin = mv_printf(&plan->arena, "[Disk] Seed=%s", text);
 	} else {
-		const char *host = plan->opt.hostname ? plan->opt.hostname : "";
+		const char *host = hostname_of(b) ? hostname_of(b) : "";
 		text = mv_printf(&plan->arena, "%s\n%s", b->p->name.v, host);
 		plan->seed_origin = mv_printf(&plan->arena, "Name=%s and %s%s", b->p->name.v,
 					      *host ? "hostname " : "no hostname", host);
+		/* An install: the disk's own identity too, so two machines
+		 * installed from one profile share no UUID. */
+		if (plan->opt.target == MV_TARGET_DISK && plan->opt.disk_identity) {
+			text = mv_printf(&plan->arena, "%s\n%s", text, plan->opt.disk_identity);
+			plan->seed_origin = mv_printf(&plan->arena, "%s and disk %s", plan->seed_origin,
+						      plan->opt.disk_identity);
+		}
 	}
 	mv_seed_from_text(&b->plan->seed, text);
 	mv_seed_hex(&b->plan->seed, plan->seed_hex);
@@ -284,6 +302,7 @@ static void collect_sources(struct builder *b)
 	for (size_t i = 0; i < p->userland.n; i++)
 		add_source(b, "userland", &p->userland.v[i]);
 	add_source(b, "nix", &p->nix_tarball);
+	add_source(b, "nix-closure", &p->nix_closure);
 	add_source(b, "loader", &p->loader);
 	add_source(b, "kernel", &p->kernel);
 	add_source(b, "initrd", &p->initrd);
@@ -344,7 +363,7 @@ static void stage_filesystems(struct builder *b)
 			break;
 		case MV_FS_EXT4: what = "create ext4 (Debian 12's mke2fs features, inode count from the content)"; break;
 		case MV_FS_SWAP: what = "write a swap signature"; break;
-		case MV_FS_UFS: what = "create UFS2"; break;
+		case MV_FS_UFS: what = "create UFS2 (newfs's 32 KiB blocks and 4 KiB fragments; no soft updates or journal)"; break;
 		default: what = "create"; break;
 		}
 		struct mv_step *s = step(b, MV_STAGE_FILESYSTEMS, what);
@@ -371,8 +390,8 @@ static void stage_nix(struct builder *b)
 	const struct mv_profile *p = b->p;
 	const char *root = target_root(b);
 	if (!p->nix_tarball.location.v) {
-		if (p->flake.v || p->nix_config.n)
-			mv_error(b->rep, p->flake.v ? p->flake.at : p->nix_config.v[0].at,
+		if (p->flake.v || p->nix_config.n || p->nix_closure.location.v)
+			mv_error(b->rep, p->flake.v ? p->flake.at : p->nix_config.n ? p->nix_config.v[0].at : p->nix_closure.location.at,
 				 "[Nix] has settings but no Tarball= to seed Nix from");
 		return;
 	}
@@ -418,7 +437,16 @@ static void stage_nix(struct builder *b)
 	s->path = "/etc/nix/nix.conf";
 	s->content = conf;
 
-	if (plan->multi_user) {
+	if (plan->multi_user && mv_nix_freebsd(plan)) {
+		s = step(b, MV_STAGE_NIX, "write the rc.d script that, on first boot, adds the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032) with pw, registers the store (nix-store --load-db), links and enables nix-daemon's rc.d script, then disables itself");
+		s->partition = root;
+		s->path = MV_NIX_FREEBSD_SCRIPT;
+		s->deferred = store_rule;
+		s = step(b, MV_STAGE_NIX, "append");
+		s->partition = root;
+		s->path = "/etc/rc.conf";
+		s->content = "microvisor_nix_enable=\"YES\"\n";
+	} else if (plan->multi_user) {
 		s = step(b, MV_STAGE_NIX, "add the nixbld group (GID 30000) and build users nixbld1..nixbld32 (UIDs 30001..30032)");
 		s->partition = root;
 		s->path = "/etc/group, /etc/passwd, /etc/shadow";
@@ -428,13 +456,27 @@ static void stage_nix(struct builder *b)
 		s->from = mv_printf(&plan->arena, "%s/lib/systemd/system/", store_path);
 		s->deferred = store_rule;
 	}
+	if (p->nix_closure.location.v) {
+		s = step(b, MV_STAGE_NIX, "unpack the closure's store/ into /nix/store in canonical form, after its registration passed the .reginfo checks");
+		s->partition = root;
+		s->path = "/nix/store";
+		s->from = p->nix_closure.location.v;
+		s = step(b, MV_STAGE_NIX, "append its registration (registration or .reginfo) for nix-store --load-db");
+		s->partition = root;
+		s->path = plan->opt.target == MV_TARGET_PREFIX ? "/nix/.reginfo" : "/nix-path-registration";
+		s = step(b, MV_STAGE_NIX, "keep each of its roots (a path no other registered path refers to) from garbage collection");
+		s->partition = root;
+		s->path = MV_NIX_GCROOTS "/<HASH-NAME> -> /nix/store/<HASH-NAME>";
+		s->deferred = "the closure's registration";
+	}
 	if (p->flake.v) {
 		/* A flake reference (github:..., path:...) has a colon; a local
 		 * directory is relative to the profile that names it. */
 		int local = !strchr(p->flake.v, ':');
-		s = step(b, MV_STAGE_NIX, local ? "copy the flake directory" : "record the flake reference for the handoff");
+		s = step(b, MV_STAGE_NIX, local ? "copy the flake directory (the hand-off command sees it as MICROVISOR_FLAKE)"
+						: "nothing to copy: the flake reference goes into the hand-off command as MICROVISOR_FLAKE");
 		s->partition = root;
-		s->path = "/etc/microvisor/flake";
+		s->path = local ? "/etc/microvisor/flake" : NULL;
 		s->from = local ? relative_to(b, p->flake.v, p->flake.at) : p->flake.v;
 	}
 }
@@ -518,6 +560,8 @@ static void stage_bootloader(struct builder *b)
 		.xbootldr = boot_part(b, by_role(plan, MV_ROLE_XBOOTLDR)),
 		.root = boot_part(b, root),
 		.freebsd_boot = boot_part(b, by_role(plan, MV_ROLE_FREEBSD_BOOT)),
+		.swap = boot_part(b, by_role(plan, MV_ROLE_SWAP)),
+		.hostname = hostname_of(b) ? hostname_of(b) : p->name.v,
 		.loader = p->loader.location.v,
 		.kernel = p->kernel.location.v,
 		.initrd = p->initrd.location.v,
@@ -621,34 +665,65 @@ static void stage_finalize(struct builder *b)
 	}
 }
 
+/* Mode=firstboot: the script and, per init, its hook (bootstrap/handoff.h). */
+static void firstboot_steps(struct builder *b)
+{
+	struct mv_plan *plan = b->plan;
+	struct mv_handoff_texts t;
+	mv_handoff_texts(&plan->arena, plan, &t);
+	const int nix = t.registration_unit != NULL;
+	const struct {
+		int when; /* 1: always; 0: never (no Nix) */
+		int deferred;
+		const char *action, *path, *text;
+	} w[] = {
+		{1, 0, "write the hand-off script, 0755, after [Files] and before the finalize stage (at first boot it loads the Nix registration once, runs the command, removes its boot hook only when the command succeeded; logs to the journal, else also to " MV_HANDOFF_LOG ")", MV_HANDOFF_SCRIPT, t.script},
+		{1, 1, "systemd: write the oneshot unit (after network-online.target)", MV_HANDOFF_UNIT, t.unit},
+		{1, 1, "systemd: enable it as systemctl enable would", MV_HANDOFF_UNIT_LINK " -> " MV_HANDOFF_UNIT, NULL},
+		{nix, 1, "systemd, with Nix: write the unit that loads the registration before sysinit.target, nix-daemon.socket and nix-daemon.service", MV_HANDOFF_REG_UNIT, t.registration_unit},
+		{nix, 1, "systemd, with Nix: enable it as systemctl enable would", MV_HANDOFF_REG_LINK " -> " MV_HANDOFF_REG_UNIT, NULL},
+		{1, 1, "OpenRC: write the local.d script, 0755", MV_HANDOFF_LOCALD, t.locald},
+		{1, 1, "OpenRC: add the local service to the default runlevel as rc-update add local default would (unless it is there)", MV_HANDOFF_LOCAL_LINK " -> /etc/init.d/local", NULL},
+		{1, 1, "busybox init: append the hook line to /etc/inittab (it runs after the userland's sysinit lines)", MV_HANDOFF_INITTAB, MV_HANDOFF_INITTAB_LINE "\n"},
+	};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		if (!w[i].when)
+			continue;
+		struct mv_step *s = step(b, MV_STAGE_HANDOFF, w[i].action);
+		s->partition = target_root(b);
+		s->path = w[i].path;
+		s->content = w[i].text;
+		s->deferred = w[i].deferred ? MV_HANDOFF_INIT_RULE : NULL;
+	}
+}
+
 static void stage_handoff(struct builder *b)
 {
 	struct mv_plan *plan = b->plan;
 	const struct mv_profile *p = b->p;
 	plan->handoff_mode = p->handoff_mode.v ? p->handoff_mode.v : "none";
-	plan->handoff_command = p->handoff_command.v;
 	const char *mode = plan->handoff_mode;
+	/* Run by a person or inside the installed root before its first boot,
+	 * the command must load the registration itself. */
+	plan->handoff_command = mv_handoff_command(&plan->arena, plan, strcmp(mode, "none") == 0 || strcmp(mode, "chroot") == 0);
 	struct mv_step *s;
 	if (strcmp(mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)
-		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot runs the command inside an installed disk; for an image use Mode=firstboot, for a prefix Mode=exec");
+		mv_error(b->rep, p->handoff_mode.at, "Mode=chroot is for microvisor install only (it runs the command inside the installed disk); for an image use Mode=firstboot, for a prefix Mode=exec");
 	else if (strcmp(mode, "firstboot") == 0 && plan->opt.target == MV_TARGET_PREFIX)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=firstboot installs a unit that runs at a machine's first boot; a prefix has none: use Mode=exec or none");
 	else if (strcmp(mode, "exec") == 0 && plan->opt.target != MV_TARGET_PREFIX)
 		mv_error(b->rep, p->handoff_mode.at, "Mode=exec runs the command in a prefix (microvisor bootstrap --prefix); for a disk use Mode=firstboot or chroot");
 	if (strcmp(mode, "firstboot") == 0) {
-		s = step(b, MV_STAGE_HANDOFF, "install a oneshot unit that loads the Nix registration if needed, runs the command once and disables itself on success");
-		s->partition = target_root(b);
-		s->path = "/etc/systemd/system/microvisor-handoff.service";
-		s->content = plan->handoff_command;
+		firstboot_steps(b);
 	} else if (strcmp(mode, "chroot") == 0) {
-		s = step(b, MV_STAGE_HANDOFF, "run the command inside the installed root (same architecture; the target is mounted for it)");
+		s = step(b, MV_STAGE_HANDOFF, "microvisor install only: run the command inside the installed root, once the disk is written (same architecture; the target is mounted for it)");
 		s->content = plan->handoff_command;
 	} else if (strcmp(mode, "exec") == 0) {
 		s = step(b, MV_STAGE_HANDOFF, "run the command in the prefix through its launcher");
 		s->partition = target_root(b);
 		s->content = plan->handoff_command;
 	} else if (plan->handoff_command) {
-		s = step(b, MV_STAGE_HANDOFF, "print the command for the user to run");
+		s = step(b, MV_STAGE_HANDOFF, "print the command for the user to run on the machine, as root");
 		s->content = plan->handoff_command;
 	}
 }
@@ -721,6 +796,7 @@ struct mv_plan *mv_plan_build(const struct mv_profile *p, const struct mv_plan_o
 	stage_filesystems(&b);
 	stage_userland(&b);
 	stage_nix(&b);
+	mv_customise_plan(plan, target_root(&b), rep);
 	stage_bootloader(&b);
 	stage_files(&b);
 	stage_finalize(&b);

@@ -40,6 +40,7 @@ struct mv_plan_options {
 	uint64_t size;             /* --size (images), 0 = unset */
 	const char *seed;          /* --seed, NULL = unset */
 	const char *hostname;      /* the customisation's, NULL = none */
+	const char *disk_identity; /* --disk: its wwid or serial, mixed into the default seed; NULL = none */
 	uint64_t device_size;      /* --disk: measured by the caller */
 	unsigned device_sector_size;
 	int allow_unpinned;        /* accept remote sources without SHA256= */

@@ -52,27 +52,6 @@ const char *mv_prefix_shell(char *buf, size_t len)
 	return "/system/bin/sh";
 }
 
-/* Single quotes for sh: ' becomes '\''. */
-static const char *quoted(struct mv_arena *a, const char *s)
-{
-	size_t n = 3;
-	for (const char *c = s; *c; c++)
-		n += *c == '\'' ? 4 : 1;
-	char *out = mv_alloc(a, n), *o = out;
-	*o++ = '\'';
-	for (const char *c = s; *c; c++) {
-		if (*c == '\'') {
-			memcpy(o, "'\\''", 4);
-			o += 4;
-		} else {
-			*o++ = *c;
-		}
-	}
-	*o++ = '\'';
-	*o = '\0';
-	return out;
-}
-
 const char *mv_prefix_launcher(struct mv_arena *a, const struct mv_plan *plan)
 {
 	const char *user = plan->opt.user ? plan->opt.user : "USER";
@@ -125,7 +104,7 @@ const char *mv_prefix_launcher(struct mv_arena *a, const struct mv_plan *plan)
 		"%s"
 		"[ $# -gt 0 ] || set -- /bin/sh -l\n"
 		"enter \"$@\"\n",
-		plan->opt.shell ? plan->opt.shell : "/bin/sh", quoted(a, plan->opt.path), quoted(a, user),
+		plan->opt.shell ? plan->opt.shell : "/bin/sh", mv_shell_quote(a, plan->opt.path), mv_shell_quote(a, user),
 		mv_arch_name(plan->profile->arch),
 		nix ? "# The Nix store is registered once, before the first command (nix-store\n"
 		      "# --load-db, as the official installer and nix-on-droid do).\n"

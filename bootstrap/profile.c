@@ -10,11 +10,12 @@
 
 #include <ini.h>
 
+#include "customise.h"
 #include "units.h"
 
 enum section {
 	SEC_NONE, SEC_UNKNOWN, SEC_PROFILE, SEC_DISK, SEC_PARTITION, SEC_USERLAND,
-	SEC_FILES, SEC_BOOTLOADER, SEC_NIX, SEC_HANDOFF,
+	SEC_FILES, SEC_BOOTLOADER, SEC_NIX, SEC_HANDOFF, SEC_CUSTOMISE,
 };
 
 enum kind {
@@ -97,6 +98,7 @@ static const struct key nix_keys[] = {
 	{"Tarball", K_SOURCE, P(nix_tarball), NULL},
 	{"SHA256", K_SHA256, 0, NULL},
 	{"Mirror", K_MIRROR, 0, NULL},
+	{"Closure", K_SOURCE, P(nix_closure), NULL},
 	{"Flake", K_STR, P(flake), NULL},
 	{"Config", K_STR_LIST, P(nix_config), NULL},
 	{"MultiUser", K_STR, P(multi_user), "yes|no|auto"},
@@ -105,6 +107,30 @@ static const struct key nix_keys[] = {
 static const struct key handoff_keys[] = {
 	{"Mode", K_STR, P(handoff_mode), "firstboot|chroot|exec|none"},
 	{"Command", K_STR, P(handoff_command), NULL},
+	{NULL, 0, 0, NULL},
+};
+
+#define C(field) offsetof(struct mv_profile, custom.field)
+static const struct key customise_keys[] = {
+	{"Hostname", K_STR, C(hostname), NULL},
+	{"User", K_STR, C(user), NULL},
+	{"PasswordHash", K_STR, C(password_hash), NULL},
+	{"PasswordFile", K_STR, C(password_file), NULL},
+	{"SSHKey", K_STR_LIST, C(ssh_key), NULL},
+	{"SSHKeyFile", K_STR_LIST, C(ssh_key_file), NULL},
+	{"SSHHostKeys", K_STR, C(ssh_host_keys), "firstboot|keep"},
+	{"Network", K_STR, C(network), "dhcp|static|none"},
+	{"Interface", K_STR, C(interface), NULL},
+	{"Address", K_STR, C(address), NULL},
+	{"Gateway", K_STR, C(gateway), NULL},
+	{"DNS", K_STR, C(dns), NULL},
+	{"WifiSSID", K_STR, C(wifi_ssid), NULL},
+	{"WifiPSKFile", K_STR, C(wifi_psk_file), NULL},
+	{"WifiInterface", K_STR, C(wifi_interface), NULL},
+	{"WifiCountry", K_STR, C(wifi_country), NULL},
+	{"Timezone", K_STR, C(timezone), NULL},
+	{"Locale", K_STR, C(locale), NULL},
+	{"Keymap", K_STR, C(keymap), NULL},
 	{NULL, 0, 0, NULL},
 };
 
@@ -121,6 +147,7 @@ static const struct {
 	{"Bootloader", SEC_BOOTLOADER, bootloader_keys},
 	{"Nix", SEC_NIX, nix_keys},
 	{"Handoff", SEC_HANDOFF, handoff_keys},
+	{"Customise", SEC_CUSTOMISE, customise_keys},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -408,7 +435,7 @@ static void assign(struct parser *ps, const struct key *k, const char *value)
 	case K_STRIP:
 		if (!ps->last_source) {
 			mv_error(ps->rep, here(ps), "%s=: must follow the source it applies to (the %s key above it in [%s])",
-				 k->name, ps->sec == SEC_NIX ? "Tarball=" : ps->sec == SEC_USERLAND ? "Source=" : "Kernel=, Initrd=, Loader=, Firmware= or DeviceTree=",
+				 k->name, ps->sec == SEC_NIX ? "Tarball= or Closure=" : ps->sec == SEC_USERLAND ? "Source=" : "Kernel=, Initrd=, Loader=, Firmware= or DeviceTree=",
 				 ps->section_text);
 			break;
 		}
@@ -458,7 +485,7 @@ static void start_section(struct parser *ps, const char *text)
 	}
 	if (ps->sec == SEC_UNKNOWN) {
 		mv_error(ps->rep, here(ps),
-			 "[%s]: unknown section; sections are [Profile], [Disk], [Partition NAME], [Userland], [Files], [Bootloader], [Nix], [Handoff]",
+			 "[%s]: unknown section; sections are [Profile], [Disk], [Partition NAME], [Userland], [Files], [Bootloader], [Nix], [Handoff], [Customise]",
 			 text);
 		return;
 	}
@@ -640,6 +667,7 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 	for (size_t i = 0; i < p->userland.n; i++)
 		check_source(rep, &p->userland.v[i], "Source", 0);
 	check_source(rep, &p->nix_tarball, "Tarball", 0);
+	check_source(rep, &p->nix_closure, "Closure", 0);
 	check_source(rep, &p->loader, "Loader", ALLOW_ROOT | ALLOW_HOST);
 	check_source(rep, &p->kernel, "Kernel", ALLOW_ROOT);
 	check_source(rep, &p->initrd, "Initrd", ALLOW_ROOT);
@@ -658,6 +686,7 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 	const char *mode = p->handoff_mode.v;
 	if (mode && strcmp(mode, "none") != 0 && (!p->handoff_command.v || !*p->handoff_command.v))
 		mv_error(rep, p->handoff_mode.at, "Mode=%s: [Handoff] Command= is required to hand off", mode);
+	mv_customise_check(p, rep);
 	if (p->timeout.v) {
 		char *end;
 		long t = strtol(p->timeout.v, &end, 10);
@@ -666,7 +695,23 @@ static void check(struct mv_profile *p, struct mv_report *rep)
 	}
 }
 
+/* A command-line key, through the same handler as a profile line. */
+static void apply_set(struct mv_profile *p, struct mv_report *rep, const struct mv_set *set)
+{
+	struct parser ps = {.p = p, .rep = rep, .file = set->origin, .dir = "."};
+	if (strcmp(set->key, "Include") == 0)
+		mv_error(rep, here(&ps), "Include= belongs in a profile file, not on the command line");
+	else
+		handler(&ps, set->section, set->key, set->value);
+}
+
 struct mv_profile *mv_profile_load(const char *file, struct mv_report *rep)
+{
+	return mv_profile_load_with(file, NULL, 0, rep);
+}
+
+struct mv_profile *mv_profile_load_with(const char *file, const struct mv_set *sets, size_t n_sets,
+					struct mv_report *rep)
 {
 	struct mv_arena a = {0};
 	struct mv_profile *p = mv_alloc(&a, sizeof(*p));
@@ -676,6 +721,8 @@ struct mv_profile *mv_profile_load(const char *file, struct mv_report *rep)
 	unsigned before = rep->errors;
 
 	parse_file(p, rep, file, (struct mv_where){NULL, 0}, stack, 0);
+	for (size_t i = 0; i < n_sets && rep->errors == before; i++)
+		apply_set(p, rep, &sets[i]);
 	if (rep->errors == before)
 		check(p, rep);
 	if (rep->errors > before) {

@@ -73,6 +73,22 @@ struct mv_copy {                  /* [Files] Copy=SOURCE DEST [MODE] [UID:GID] *
 	long uid, gid;            /* -1: 0 (root) */
 };
 
+/* [Customise]: one machine's own settings (bootstrap/customise.h checks
+ * them, reads the files they name and writes them into the target). */
+struct mv_custom {
+	struct mv_str hostname, user, password_hash, password_file;
+	MV_VEC(struct mv_str) ssh_key, ssh_key_file;
+	struct mv_str ssh_host_keys;
+	struct mv_str network, interface, address, gateway, dns;
+	struct mv_str wifi_ssid, wifi_psk_file, wifi_interface, wifi_country;
+	struct mv_str timezone, locale, keymap;
+	/* Filled by the check, from the files named above (never printed). */
+	const char *password;     /* PasswordFile='s first line */
+	const char *wifi_psk;     /* WifiPSKFile='s first line */
+	const char *ssh_keys;     /* every key, checked, one per line */
+	int any;                  /* some key of the section is set */
+};
+
 struct mv_profile {
 	struct mv_arena arena;
 	const char *file;         /* the top-level profile, as given */
@@ -94,10 +110,13 @@ struct mv_profile {
 	struct mv_source loader, kernel, initrd, firmware, devicetree;
 
 	struct mv_source nix_tarball;
+	struct mv_source nix_closure; /* a store built elsewhere: store/ and its registration */
 	struct mv_str flake, multi_user;
 	MV_VEC(struct mv_str) nix_config;
 
 	struct mv_str handoff_mode, handoff_command;
+
+	struct mv_custom custom;
 };
 
 /* Parse FILE and everything it includes, then check the whole profile.
@@ -105,6 +124,17 @@ struct mv_profile {
  * Returns the profile, or NULL when rep->errors > 0. */
 struct mv_profile *mv_profile_load(const char *file, struct mv_report *rep);
 void mv_profile_free(struct mv_profile *p);
+
+/* A key set on the command line (--set SECTION.KEY=VALUE, --hostname, ...),
+ * applied after the profile and everything it includes, as if its line
+ * stood at the end: a scalar key is overridden, a list key appended to.
+ * origin names it in messages ("--hostname"); relative paths in it are
+ * relative to the working directory. */
+struct mv_set {
+	const char *origin, *section, *key, *value;
+};
+struct mv_profile *mv_profile_load_with(const char *file, const struct mv_set *sets, size_t n_sets,
+					struct mv_report *rep);
 
 const struct mv_partition *mv_profile_partition(const struct mv_profile *p, const char *name);
 

@@ -35,3 +35,12 @@ void mv_warn(struct mv_report *r, struct mv_where at, const char *fmt, ...)
 	va_end(ap);
 	r->warnings++;
 }
+
+int mv_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

@@ -21,4 +21,8 @@ void mv_error(struct mv_report *r, struct mv_where at, const char *fmt, ...)
 void mv_warn(struct mv_report *r, struct mv_where at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* printf into a caller's error buffer; returns -1, for `return mv_errf(...)`. */
+#include <stddef.h>
+int mv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -14,6 +14,8 @@
 #include "../images/format.h"
 #include "../partition/table.h"
 #include "boot_install.h"
+#include "customise.h"
+#include "handoff.h"
 #include "nix.h"
 #include "prefix.h"
 #include "unpack.h"
@@ -29,6 +31,7 @@ struct run {
 	struct mv_fs *prefix;       /* MV_TARGET_PREFIX: the directory's writer */
 	char **paths;               /* per plan source: where its verified bytes are */
 	uint64_t *inodes;           /* per partition, from the survey */
+	struct mv_boot_env boot;    /* the MBR's boot code waits here for the table */
 	char *err;
 	size_t errlen;
 };
@@ -57,26 +60,22 @@ static int part_index(const struct mv_plan *plan, const char *name)
 int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 {
 	const struct mv_profile *p = plan->profile;
-	for (size_t i = 0; i < plan->boot_files.n; i++)
-		if (plan->boot_files.v[i].flags & MV_BOOT_RAW) {
-			snprintf(err, errlen, "the %s boot loader's raw boot code (%s) is not available yet",
-				 plan->bootloader, plan->boot_files.v[i].from);
-			return -1;
-		}
 	int prefix = plan->opt.target == MV_TARGET_PREFIX;
 	if (p->nix_tarball.location.v && !plan->multi_user && !prefix) {
 		snprintf(err, errlen, "single-user Nix ([Nix] MultiUser=no) on a disk or image is not available yet (a prefix has it)");
 		return -1;
 	}
-	if (p->flake.v && strchr(p->flake.v, ':')) {
-		snprintf(err, errlen, "recording a flake reference (Flake=%s) belongs to the handoff, not available yet", p->flake.v);
-		return -1;
-	}
-	/* Mode=exec is the bootstrap command's, once the prefix is in place. */
-	if (strcmp(plan->handoff_mode, "none") != 0 && !(prefix && strcmp(plan->handoff_mode, "exec") == 0)) {
+	/* Mode=chroot runs after the disk is complete: `install` carries it
+	 * out (bootstrap/chroot.h), only there (the plan refuses it for
+	 * images). Mode=exec is the bootstrap command's, once the prefix is
+	 * in place. */
+	if ((strcmp(plan->handoff_mode, "exec") == 0 && !prefix) ||
+	    (strcmp(plan->handoff_mode, "chroot") == 0 && plan->opt.target != MV_TARGET_DISK)) {
 		snprintf(err, errlen, "the handoff ([Handoff] Mode=%s) is not available yet", plan->handoff_mode);
 		return -1;
 	}
+	if (mv_handoff_check(plan, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < plan->parts.n; i++) {
 		const struct mv_plan_partition *pp = &plan->parts.v[i];
 		for (size_t j = 0; is_auto(pp) && j < plan->boot_files.n; j++)
@@ -85,10 +84,6 @@ int mv_run_supported(const struct mv_plan *plan, char *err, size_t errlen)
 					 pp->src->name);
 				return -1;
 			}
-		if (pp->fs == MV_FS_UFS) {
-			snprintf(err, errlen, "partition %s: writing UFS2 is not available yet", pp->src->name);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -192,10 +187,18 @@ static int measure(const struct mv_plan *plan, char **paths, struct content *c, 
 		const struct mv_plan_source *s = &plan->sources.v[i];
 		/* The Nix tarball lands in the root too: counting its scripts
 		 * as well only adds a few spare inodes. */
-		if ((strcmp(s->role, "userland") != 0 && strcmp(s->role, "nix") != 0) || into < 0)
+		if ((strcmp(s->role, "userland") != 0 && strncmp(s->role, "nix", 3) != 0) || into < 0)
 			continue;
 		struct mv_unpack_stats st;
 		char why[512];
+		struct stat hs;
+		if (stat(paths[i], &hs) == 0 && S_ISDIR(hs.st_mode)) { /* a closure directory */
+			if (count_host(AT_FDCWD, paths[i], &c[into], 0) != 0) {
+				snprintf(err, errlen, "survey: %s: %s", s->location, strerror(errno));
+				return -1;
+			}
+			continue;
+		}
 		if (mv_unpack_survey(paths[i], s->strip, &st, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "survey: %s", why);
 			return -1;
@@ -282,6 +285,14 @@ out:
 	return rc;
 }
 
+static int wipe(struct run *r)
+{
+	if (!r->t->wipe)
+		return 0;
+	stage(r, MV_STAGE_WIPE, r->t->name);
+	return r->t->wipe(r->t, r->plan, r->err, r->errlen);
+}
+
 static int filesystems(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
@@ -345,7 +356,8 @@ static int nix(struct run *r)
 {
 	const struct mv_plan *plan = r->plan;
 	for (size_t i = 0; i < plan->sources.n; i++) {
-		if (strcmp(plan->sources.v[i].role, "nix") != 0)
+		int closure = strcmp(plan->sources.v[i].role, "nix-closure") == 0;
+		if (strcmp(plan->sources.v[i].role, "nix") != 0 && !closure)
 			continue;
 		struct mv_fs *fs = writer_of(r, "root");
 		if (!fs)
@@ -353,9 +365,24 @@ static int nix(struct run *r)
 		stage(r, MV_STAGE_NIX, plan->sources.v[i].location);
 		struct mv_nix_env env = {.plan = plan, .root = fs, .tarball = r->paths[i]};
 		char why[1024];
-		if (mv_nix_seed(&env, why, sizeof(why)) < 0)
+		if (closure ? mv_nix_seed_closure(&env, r->paths[i], plan->sources.v[i].location, why, sizeof(why)) < 0
+			    : mv_nix_seed(&env, why, sizeof(why)) < 0)
 			return fail(r, "nix: %s", why);
 	}
+	return 0;
+}
+
+static int customise(struct run *r)
+{
+	if (!r->plan->profile->custom.any)
+		return 0;
+	struct mv_fs *fs = writer_of(r, "root");
+	if (!fs)
+		return fail(r, "customise: the root has no filesystem to customise");
+	stage(r, MV_STAGE_CUSTOMISE, r->plan->profile->custom.hostname.v ? r->plan->profile->custom.hostname.v : "the machine's settings");
+	char why[1024];
+	if (mv_customise_apply(r->plan, fs, why, sizeof(why)) < 0)
+		return fail(r, "customise: %s", why);
 	return 0;
 }
 
@@ -369,10 +396,10 @@ static int bootloader(struct run *r)
 	if (!r->plan->boot_files.n)
 		return 0;
 	stage(r, MV_STAGE_BOOTLOADER, r->plan->bootloader);
-	struct mv_boot_env env = {.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
-				  .fd = r->t->fd};
+	r->boot = (struct mv_boot_env){.plan = r->plan, .writer = boot_writer, .source_path = source_path, .ctx = r,
+				       .fd = r->t->fd};
 	char why[1024];
-	if (mv_boot_install(&env, why, sizeof(why)) < 0)
+	if (mv_boot_install(&r->boot, why, sizeof(why)) < 0)
 		return fail(r, "boot loader %s: %s", r->plan->bootloader, why);
 	return 0;
 }
@@ -407,6 +434,23 @@ static int files(struct run *r)
 		if (rc < 0)
 			return fail(r, "Copy= at %s:%d: %s", c->at.file, c->at.line, dst->err);
 	}
+	return 0;
+}
+
+/* Mode=firstboot's script and hook, after [Files] so that a userland
+ * file a Copy= replaced (an inittab, say) gets the hook. */
+static int handoff(struct run *r)
+{
+	if (strcmp(r->plan->handoff_mode, "firstboot") != 0)
+		return 0;
+	struct mv_fs *fs = writer_of(r, "root");
+	if (!fs)
+		return fail(r, "handoff: the root has no filesystem for the first-boot hook");
+	enum mv_init init;
+	char why[1024];
+	if (mv_handoff_install(r->plan, fs, &init, why, sizeof(why)) < 0)
+		return fail(r, "handoff: %s", why);
+	stage(r, MV_STAGE_HANDOFF, mv_init_name(init));
 	return 0;
 }
 
@@ -464,6 +508,8 @@ static int finalize(struct run *r)
 	free(parts);
 	if (rc < 0)
 		return fail(r, "partition table: %s", why);
+	if (mv_boot_install_mbr(&r->boot, why, sizeof(why)) < 0)
+		return fail(r, "boot loader %s: %s", plan->bootloader, why);
 	if (fsync(r->t->fd) < 0)
 		return fail(r, "%s: %s", r->t->name, strerror(errno));
 	return 0;
@@ -495,8 +541,8 @@ int mv_run(const struct mv_plan *plan, const struct mv_target *t, char *err, siz
 		}
 	}
 	stage(&r, MV_STAGE_SURVEY, "counting what each filesystem receives");
-	if (survey(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 ||
-	    finalize(&r) < 0)
+	if (survey(&r) < 0 || wipe(&r) < 0 || filesystems(&r) < 0 || userland(&r) < 0 || nix(&r) < 0 ||
+	    customise(&r) < 0 || bootloader(&r) < 0 || files(&r) < 0 || handoff(&r) < 0 || finalize(&r) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -16,6 +16,10 @@ struct mv_target {
 	int fresh;          /* a new sparse file: unwritten bytes read as zero */
 	FILE *progress;     /* stage lines, or NULL for --quiet */
 	const struct mv_fetch_options *fetch; /* where sources come from */
+	/* A reused target's wipe stage (install: partition/target.h), run
+	 * before the filesystems; NULL for none. Returns 0, or -1 with err. */
+	int (*wipe)(const struct mv_target *t, const struct mv_plan *plan, char *err, size_t errlen);
+	void *ctx;          /* for wipe */
 	const char *dir;    /* MV_TARGET_PREFIX: the (temporary) directory written, fd unused */
 };
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -84,4 +85,14 @@ const char *mv_human_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llu %s", (unsigned long long)whole, units[u]);
 	return buf;
+}
+
+int64_t mv_source_date_epoch(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	if (!s || !*s)
+		return 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *end ? 0 : (int64_t)v;
 }

@@ -14,6 +14,9 @@ int mv_parse_size(const char *text, uint64_t *bytes);
 /* "512 MiB", "1.5 GiB", "34 KiB" or "999 B": exact to one decimal. */
 const char *mv_human_size(uint64_t bytes, char *buf, size_t len);
 
+/* SOURCE_DATE_EPOCH, else 0: the same inputs give the same bytes. */
+int64_t mv_source_date_epoch(void);
+
 static inline uint64_t mv_align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;

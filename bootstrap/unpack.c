@@ -1,4 +1,5 @@
 #include "unpack.h"
+#include "bsdflags.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -95,9 +96,8 @@ static void entry_meta(struct archive_entry *e, struct mv_meta *m, struct mv_xat
 		m->ctime = m->mtime, m->ctime_nsec = m->mtime_nsec;
 	}
 	m->rdev = (uint64_t)archive_entry_rdev(e);
-	unsigned long set = 0, clear = 0;
-	archive_entry_fflags(e, &set, &clear);
-	m->fflags = (uint32_t)set;
+	/* The names, not libarchive's numbers: those are the host's flags. */
+	m->fflags = mv_bsd_fflags(archive_entry_fflags_text(e));
 	size_t n = 0;
 	archive_entry_xattr_reset(e);
 	const char *name;

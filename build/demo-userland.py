@@ -16,11 +16,11 @@ knows UUID and LABEL only, so the GPT or MBR is read directly), mounts it and
 switches to its busybox init, which reads /etc/inittab. Everything is owned
 by root with fixed times, so the same packages give the same bytes.
 """
-import gzip, io, os, stat, sys, tarfile
+import gzip, io, os, sys, tarfile
 
 src, kver, out = sys.argv[1], sys.argv[2], sys.argv[3]
 arch = sys.argv[4] if len(sys.argv) > 4 else "amd64"
-MTIME = 1700000000
+MTIME = 1700000000  # as build/initramfs.py
 MODDIR = f"lib/modules/{kver}"
 COMMON = ["ext4", "crc32c_generic", "efivarfs", "nls_ascii", "vfat"]
 WANT = {
@@ -36,39 +36,16 @@ EFI = {"amd64": "systemd-bootx64.efi", "arm64": "systemd-bootaa64.efi"}[arch]
 DTB_DIR = f"usr/lib/linux-image-{kver}/broadcom"
 APPLETS = ["sh", "mount", "umount", "switch_root", "sleep", "cat", "echo", "ls", "insmod", "hexdump",
            "dd", "sed", "poweroff", "reboot", "init", "mkdir", "grep", "tr", "readlink", "basename", "uname",
-           "hostname", "head", "sync", "mdev", "od"]
+           "hostname", "head", "sync", "mdev", "od", "rm", "tee"]
 
-def modinfo(path):
-    data = open(path, "rb").read()
-    fields = {}
-    for chunk in data.split(b"\0"):
-        for key in (b"depends=", b"name="):
-            if chunk.startswith(key) and key.decode()[:-1] not in fields:
-                fields[key.decode()[:-1]] = chunk[len(key):].decode(errors="replace")
-    return fields
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import initramfs as ir  # noqa: E402
 
 def module_index():
-    index = {}
-    for root, _, files in os.walk(os.path.join(src, MODDIR, "kernel")):
-        for f in files:
-            if f.endswith(".ko"):
-                index[f[:-3].replace("-", "_")] = os.path.join(root, f)
-    return index
+    return ir.module_index(src, MODDIR)
 
 def closure(index):
-    order, seen = [], set()
-    def visit(name):
-        name = name.replace("-", "_")
-        if name in seen or name not in index:
-            return
-        seen.add(name)
-        deps = modinfo(index[name]).get("depends", "")
-        for d in filter(None, deps.split(",")):
-            visit(d)
-        order.append(name)
-    for w in WANT:
-        visit(w)
-    return order
+    return ir.closure(index, WANT)
 
 INIT = r"""#!/bin/busybox sh
 # microvisor demo initramfs: load drivers, find root=PARTUUID=, switch_root.
@@ -118,41 +95,18 @@ mount --move /dev /newroot/dev 2>/dev/null || umount /dev
 exec switch_root /newroot /sbin/init
 """
 
-def cpio_newc(entries):
-    """entries: (name, mode, data or link target) -> bytes of a newc archive."""
-    buf = io.BytesIO()
-    ino = 1
-    def header(name, mode, size, nlink=1):
-        nonlocal ino
-        fields = [ino, mode, 0, 0, nlink, MTIME, size, 0, 0, 0, 0, len(name) + 1, 0]
-        ino += 1
-        h = b"070701" + b"".join(b"%08X" % f for f in fields) + name.encode() + b"\0"
-        buf.write(h)
-        buf.write(b"\0" * ((4 - buf.tell() % 4) % 4))
-    for name, mode, data in entries + [("TRAILER!!!", 0, b"")]:
-        header(name, mode, len(data))
-        buf.write(data)
-        buf.write(b"\0" * ((4 - buf.tell() % 4) % 4))
-    return buf.getvalue()
-
 def initramfs(index, order):
-    busybox = open(os.path.join(src, "bin/busybox"), "rb").read()
-    e = [("bin", stat.S_IFDIR | 0o755, b""), ("lib", stat.S_IFDIR | 0o755, b""),
-         ("lib/modules", stat.S_IFDIR | 0o755, b""), ("bin/busybox", stat.S_IFREG | 0o755, busybox)]
-    e += [(f"bin/{a}", stat.S_IFLNK | 0o777, b"busybox") for a in APPLETS]
-    e += [(f"lib/modules/{m}.ko", stat.S_IFREG | 0o644, open(index[m], "rb").read()) for m in order]
-    e += [("modules.order", stat.S_IFREG | 0o644, ("\n".join(order) + "\n").encode()),
-          ("init", stat.S_IFREG | 0o755, INIT.encode())]
-    return gzip.compress(cpio_newc(e), mtime=0)
+    return ir.initramfs(src, index, order, APPLETS, INIT)
 
 ROOT_FILES = {
     "etc/inittab": "::sysinit:/etc/init.d/rcS\n::wait:/etc/init.d/demo\n::ctrlaltdel:/bin/reboot\n::shutdown:/bin/umount -a -r\n",
     "etc/init.d/rcS": "#!/bin/sh\nmount -t proc proc /proc\nmount -t sysfs sys /sys\nmount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null\nhostname -F /etc/hostname 2>/dev/null\n",
     "etc/init.d/demo": "#!/bin/sh\n# The demo's whole job: say it booted, which entry systemd-boot chose, and power off.\n"
                        "echo \"microvisor-demo: booted $(uname -r) on $(hostname); marker: $(cat /etc/microvisor-marker 2>/dev/null)\"\n"
+                       "for k in /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys; do [ -f \"$k\" ] && echo \"microvisor-demo: authorized key in $k: $(cat \"$k\")\"; done\n"
                        "v=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f\n"
                        "[ -e $v ] && echo \"microvisor-demo: LoaderEntrySelected=$(tail -c +5 $v | tr -d '\\000')\"\n"
-                       "sync\npoweroff -f\n",
+                       "sync\necho 'microvisor-demo: synced, powering off'\npoweroff -f\n",
     "etc/hostname": "microvisor-demo\n",
     "etc/os-release": "ID=microvisor-demo\nNAME=\"Microvisor demo\"\nPRETTY_NAME=\"Microvisor demo (busybox)\"\n",
     "etc/microvisor-marker": "built-from-debian-packages\n",

@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   pkg-config make gcc
   libfdisk-dev libblkid-dev libarchive-dev libcurl4-openssl-dev zlib1g-dev
-  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev
+  libext2fs-dev libinih-dev libmbedtls-dev check libsubunit-dev libcrypt-dev # libcrypt: the unit tests judge our $6$ hashes with crypt(3)
   # make static (build/static-deps.sh): musl, the aarch64 cross compiler
   # and the arm64 kernel headers,
   # apt-get source's unpacker, autoreconf for libarchive
@@ -19,13 +19,15 @@ build_pkgs=(
 test_pkgs=(
   python3 fdisk util-linux dosfstools mtools e2fsprogs busybox-static tar nix-bin proot
   qemu-system-x86 ovmf bmap-tools
+  gzip xz-utils zstd
   qemu-system-arm qemu-efi-aarch64
+  openssh-client whois wpasupplicant systemd
   qemu-user-static
 )
 
 # Benchmarks: the peer tools measured side by side.
 bench_pkgs=(
-  genimage mmdebstrap bc time
+  genimage mmdebstrap bc time makefs
 )
 
 want=("${build_pkgs[@]}")

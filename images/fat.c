@@ -41,11 +41,11 @@
  *    cluster (zero padded) and completes the entry. Directories live in
  *    memory and take clusters at finish(), which is guaranteed room: file
  *    allocation stops short of the clusters directories will need.
- *  - On a fresh target clusters never written before are left as holes when
- *    they would be zeros, and metadata sectors that are all zero are not
- *    written; on a reused target every byte of the reserved area, both
- *    FATs, the root area, every directory cluster and every byte of each
- *    file's clusters (gaps and slack included) is written.
+ *  - Every byte of the reserved area, both FATs, the root area, every
+ *    directory cluster and every byte of each file's clusters (gaps and
+ *    slack included) is written, on a fresh target too: an image is
+ *    flashed by its data ranges (bmap) onto media holding anything, so
+ *    only free clusters may stay holes.
  *  - hidden sectors (BPB) = the window's offset on the target in sectors. */
 #include "fat.h"
 #include "fat_impl.h"
@@ -253,32 +253,12 @@ static int put(struct fat *fs, const char *what, uint64_t off, const void *buf, 
 	return 0;
 }
 
-static int all_zero(const uint8_t *p, size_t len)
-{
-	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
-}
-
-/* Metadata that was never written before: on a fresh target its zero
- * sectors stay holes, on a reused one every byte is written. */
+/* Metadata: written in full even on a fresh target, because a flashed
+ * image keeps only its data ranges (images/flash.h): a FAT sector left as
+ * a hole would read as whatever the card held before. */
 static int put_meta(struct fat *fs, const char *what, uint64_t off, const uint8_t *buf, size_t len)
 {
-	if (!fs->io.fresh)
-		return put(fs, what, off, buf, len);
-	size_t ss = fs->g.ss;
-	for (size_t at = 0; at < len;) {
-		if (all_zero(buf + at, ss)) {
-			at += ss;
-			continue;
-		}
-		size_t run = at;
-		while (run < len && !all_zero(buf + run, ss))
-			run += ss;
-		int r = put(fs, what, off + at, buf + at, run - at);
-		if (r)
-			return r;
-		at = run;
-	}
-	return 0;
+	return put(fs, what, off, buf, len);
 }
 
 /* ---- Names ---- */
@@ -646,13 +626,13 @@ static int put_clusters(struct fat_file *f, const uint8_t *data, uint64_t n)
 			r = put(fs, "file data", cluster_off(fs, c0), data, (size_t)m * cb);
 			data += (size_t)m * cb;
 			mark_written(fs, c0 + m - 1);
-		} else if (!fs->io.fresh) {
-			if (mv_io_zero(&fs->io, cluster_off(fs, c0), (uint64_t)m * cb) < 0)
+		} else {
+			/* A file's zeros are its data: written even on a fresh
+			 * target (see put_meta). */
+			struct mv_io io = fs->io;
+			io.fresh = 0;
+			if (mv_io_zero(&io, cluster_off(fs, c0), (uint64_t)m * cb) < 0)
 				r = io_fail(fs, "zeros", cluster_off(fs, c0));
-		} else if (c0 <= fs->dirty_max) {
-			/* Fresh, but these clusters may hold a removed file's data. */
-			for (uint32_t k = 0; k < m && r == 0; k++)
-				r = put(fs, "zeros", cluster_off(fs, c0 + k), fs->zero, cb);
 			mark_written(fs, c0 + m - 1);
 		}
 		if (r)
@@ -674,8 +654,6 @@ static int flush_buf(struct fat_file *f)
 	if ((r = add_cluster(f, &c)))
 		return r;
 	f->fill = 0;
-	if (fs->io.fresh && c > fs->dirty_max && all_zero(f->buf, cb))
-		return 0;
 	mark_written(fs, c);
 	return put(fs, "file data", cluster_off(fs, c), f->buf, cb);
 }

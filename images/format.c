@@ -5,6 +5,7 @@
 #include "ext4.h"
 #include "fat.h"
 #include "swap.h"
+#include "ufs.h"
 
 static int make_vfat(const struct mv_io *io, const struct mv_format_args *a, struct mv_fs **out, char *err, size_t errlen)
 {
@@ -28,6 +29,15 @@ static int make_swap(const struct mv_io *io, const struct mv_format_args *a, str
 	return mv_swap_format(io, a->uuid, a->label, err, errlen);
 }
 
+static int make_ufs(const struct mv_io *io, const struct mv_format_args *a, struct mv_fs **out, char *err, size_t errlen)
+{
+	struct mv_ufs_options o = {.label = a->label, .timestamp = a->timestamp};
+	for (int i = 0; i < 8; i++)
+		o.id[i] = a->uuid[i];
+	*out = mv_ufs_create(io, &o, err, errlen);
+	return *out ? 0 : -1;
+}
+
 static const struct {
 	enum mv_fs_kind fs;
 	int (*make)(const struct mv_io *, const struct mv_format_args *, struct mv_fs **, char *, size_t);
@@ -35,6 +45,7 @@ static const struct {
 	{MV_FS_VFAT, make_vfat},
 	{MV_FS_EXT4, make_ext4},
 	{MV_FS_SWAP, make_swap},
+	{MV_FS_UFS, make_ufs},
 };
 
 int mv_format(enum mv_fs_kind fs, const struct mv_io *io, const struct mv_format_args *a, struct mv_fs **out,

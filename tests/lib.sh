@@ -4,7 +4,18 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d)
 HTTPD_PIDS=()
-trap 'for p in "${HTTPD_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+LOOPS=()
+trap 'for p in "${HTTPD_PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+# new_loop FILE [losetup options]: attaches FILE to a free loop device, sets
+# LOOP, and detaches it when the script exits, even on failure.
+new_loop() {
+	local file=$1
+	shift
+	LOOP=$(losetup -f --show "$@" "$file") || return 1
+	LOOPS+=("$LOOP")
+}
 
 # start_httpd NAME [httpd options]: a test HTTP server on 127.0.0.1 serving
 # $TMP/www (tests/fixtures/httpd.py); sets PORT; logs to $TMP/NAME.log;
@@ -78,4 +89,36 @@ user_dir() {
 	cp "$MV" "$TMP/u/microvisor"
 	chmod 0777 "$TMP/u"
 	UMV="$TMP/u/microvisor"
+}
+
+# disk_conf NAME: the [Profile] and partitions of a small x86_64 test disk
+# (a 64M ESP, a 128M ext4 root), for a test to append its own sections to.
+disk_conf() {
+	printf '[Profile]\nName=%s\nArchitecture=x86_64\n[Partition esp]\nType=esp\nSize=64M\n' "$1"
+	printf '[Partition root]\nType=root\nSize=128M\n'
+}
+
+# root_fs IMAGE: its second partition (the root) as debugfs and e2fsck
+# take it; dbg IMAGE REQUEST: a debugfs request on it.
+root_fs() {
+	echo "$1?offset=$(sfdisk --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][1]["start"]*512)')"
+}
+dbg_root() { debugfs -R "$2" "$(root_fs "$1")" 2>/dev/null </dev/null; }
+
+# demo_profile CONF: the demo's assets (build/demo-assets.sh), KVER (its
+# kernel's version), MARKER, and CONF: profiles/demo.conf plus the marker
+# file that the demo's init prints from the root. Exits the script with a
+# "not ok" when the assets cannot be made.
+demo_profile() {
+	bash "$ROOT/build/demo-assets.sh" "$ROOT/obj/demo" >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
+	KVER=$(tar tzf "$ROOT/obj/demo/userland.tar.gz" | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
+	MARKER="marker-$RANDOM-$RANDOM"
+	echo "$MARKER" >"$TMP/marker"
+	cat >"$1" <<CONF
+[Profile]
+Include=$ROOT/profiles/demo.conf
+
+[Files]
+Copy=$TMP/marker root:/etc/microvisor-marker 0644
+CONF
 }

@@ -21,13 +21,8 @@ for _ in $(seq 100); do port=$(head -n1 "$W/port" 2>/dev/null); [ -n "$port" ] &
 url="http://127.0.0.1:$port/rootfs.tar"
 pin=$(sha256sum <"$tarball" | cut -d' ' -f1)
 
-measure() { # NAME CMD... -> NAME wall cpu maxrss_kib
-	local name=$1
-	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; return 1; }
-	read -r wall user sys rss <"$W/time"
-	printf '%s %s %s %s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
-}
+. tests/bench/lib.sh
+
 cat >"$W/fetch.conf" <<CONF
 [Profile]
 Name=bench
@@ -54,7 +49,6 @@ read -r _ mw mc mr <<<"$mv_line"
 read -r _ cw cc cr <<<"$ct_line"
 read -r _ dw _ _ <<<"$dl_line"
 read -r _ iw _ _ <<<"$im_line"
-ratio() { echo "scale=2; $1 / $2" | bc; }
 longer=$(echo "if ($dw > $iw) $dw else $iw" | bc)
 {
 	echo "download bench: $(du -h "$tarball" | cut -f1) tarball from 127.0.0.1 (loopback: this measures CPU and I/O, not a network)"

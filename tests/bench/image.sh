@@ -13,7 +13,7 @@ mkdir -p "$B"
 tarball=$B/rootfs.tar
 if [ ! -s "$tarball" ]; then
 	echo "bench: making a Debian userland with mmdebstrap (once; cached in $B)" >&2
-	mmdebstrap --quiet --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
+	mmdebstrap --quiet --mode=unshare --variant=standard --include=systemd,systemd-sysv,linux-image-amd64,locales-all \
 		--format=tar bookworm "$tarball.tmp" >&2
 	mv "$tarball.tmp" "$tarball"
 fi
@@ -21,30 +21,9 @@ entries=$(tar tf "$tarball" | wc -l)
 W=$(mktemp -d "$PWD/$B/run.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-measure() { # NAME CMD... -> NAME wall cpu maxrss_kib
-	local name=$1
-	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; return 1; }
-	read -r wall user sys rss <"$W/time"
-	printf '%s %s %s %s\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$rss"
-}
-
-cat >"$W/bench.conf" <<CONF
-[Profile]
-Name=bench
-Architecture=x86_64
-[Disk]
-Table=gpt
-[Partition esp]
-Type=esp
-Size=256M
-Label=ESP
-[Partition root]
-Type=root
-Size=2G
-Label=root
-[Userland]
-Source=$PWD/$tarball
+. tests/bench/lib.sh
+bench_profile "$W/bench.conf" "$PWD/$tarball"
+cat >>"$W/bench.conf" <<CONF
 [Files]
 Copy=$W/hello.txt esp:/hello.txt
 CONF
@@ -95,7 +74,6 @@ read -r _ gw gc gr <<<"$gi_line"
 read -r _ rw _ _ <<<"$read_line"
 read -r _ ww _ _ <<<"$write_line"
 floor=$(echo "$rw + $ww" | bc)
-ratio() { echo "scale=2; $1 / $2" | bc; }
 {
 	echo "image bench: GPT, 256 MiB ESP + 2 GiB ext4 root, from $(du -h "$tarball" | cut -f1) tarball of $entries entries"
 	printf '%-16s %8s %8s %10s %14s\n' tool wall_s cpu_s peak_rss allocated

@@ -5,28 +5,26 @@
 # LoaderEntrySelected from efivarfs. A broken ESP makes the same test fail.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-bash build/demo-assets.sh obj/demo >"$TMP/assets.log" 2>&1 || { not_ok "demo assets" "$(tail -5 "$TMP/assets.log")"; exit 0; }
-kver=$(tar tzf obj/demo/userland.tar.gz | sed -n 's|^boot/vmlinuz-||p' | sort -V | tail -1)
-
-marker="marker-$RANDOM-$RANDOM"
-echo "$marker" >"$TMP/marker"
-cat >"$TMP/boot.conf" <<CONF
-[Profile]
-Include=$ROOT/profiles/demo.conf
-
-[Files]
-Copy=marker root:/etc/microvisor-marker 0644
-CONF
-expect_exit "image of the demo profile" 0 "$MV" image -q "$TMP/boot.conf" -o "$TMP/demo.img"
+demo_profile "$TMP/boot.conf"
+kver=$KVER marker=$MARKER
+# Customised as one machine of a fleet: its hostname and an SSH key, which
+# the guest prints back (the demo's init lists every authorized_keys).
+host="node-$RANDOM"
+ssh-keygen -q -t ed25519 -N '' -C "boot-test@$host" -f "$TMP/key"
+custom=(--hostname "$host" --ssh-key "$TMP/key.pub")
+expect_exit "image of the demo profile" 0 "$MV" image -q "$TMP/boot.conf" -o "$TMP/demo.img" "${custom[@]}"
 expect_exit "it boots under OVMF" 0 bash tests/boot/qemu.sh uefi-x86_64 "$TMP/demo.img" 'microvisor-demo: LoaderEntrySelected' 150 "$TMP/serial.log"
 log=$(tr -d '\r' <"$TMP/serial.log")
 expect_match "the guest prints the marker from the root filesystem" "$log" "marker: $marker"
 expect_match "systemd-boot selected our entry" "$log" "LoaderEntrySelected=demo-$kver.conf"
 expect_match "the kernel and initrd are Debian's" "$log" "booted $kver"
+expect_match "the guest has the hostname given on the command line" "$log" "booted $kver on $host;"
+expect_match "the guest finds the SSH key in root's authorized_keys" "$log" \
+	"microvisor-demo: authorized key in /root/.ssh/authorized_keys: $(cut -d' ' -f1-2 "$TMP/key.pub" | sed 's/[+]/[+]/g') boot-test@$host"
 
 # The layout bootctl install makes, read with mtools and debugfs.
 export MTOOLS_SKIP_CHECK=1
-"$MV" plan "$TMP/boot.conf" --image x.img --json >"$TMP/plan.json"
+"$MV" plan "$TMP/boot.conf" --image x.img --json "${custom[@]}" >"$TMP/plan.json"
 root_uuid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partitions"][1]["partuuid"])' "$TMP/plan.json")
 esp_uuid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partitions"][0]["partuuid"])' "$TMP/plan.json")
 parts=$(sfdisk --json "$TMP/demo.img")

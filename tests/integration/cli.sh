@@ -18,10 +18,14 @@ for c in plan image install flash bootstrap inspect fetch help; do
 	expect_exit "$c --help" 0 "$MV" "$c" --help
 	expect_match "$c --help shows its usage" "$OUT" "^usage: microvisor $c"
 done
-for c in install flash; do
+for c in ; do
 	expect_exit "$c says it is not available yet" 2 "$MV" "$c" profiles/demo.conf
 	expect_match "$c does not pretend" "$ERR" 'not available yet'
 done
+expect_exit "install without --disk is a usage error" 2 "$MV" install profiles/demo.conf
+expect_match "naming what is missing" "$ERR" 'expected --disk DEV'
+expect_exit "flash without a device is a usage error" 2 "$MV" flash x.img
+expect_match "naming what is missing" "$ERR" 'expected an IMAGE and at least one DEV'
 
 # Every shipped profile plans, as text and as JSON that python accepts.
 for p in profiles/*.conf; do

@@ -232,6 +232,6 @@ rc=$?
 	not_ok "interrupted halfway, it leaves no prefix and no temporary directory" "exit $rc; $(ls -A "$U"); $(cat "$TMP/intr.out")"
 profile "$upin" none >"$U/none.conf" && chmod a+r "$U/none.conf"
 expect_exit "Mode=none" 0 run_mv bootstrap -q "$U/none.conf" --prefix "$U/none" --cache-dir "$U/cache"
-expect_match "... prints the command through the launcher" "$OUT" "^Next: $U/none/bin/microvisor-enter /bin/sh -c 'echo"
+expect_match "... prints the command through the launcher, quoted for sh" "$OUT" "^Next: $U/none/bin/microvisor-enter /bin/sh -c 'export MICROVISOR_FLAKE='[\\]''/etc/microvisor/flake'[\\]''; echo"
 expect_exit "bootstrap without --prefix is a usage error" 2 run_mv bootstrap profiles/termux.conf
 expect_match "... naming the option" "$ERR" 'expected --prefix DIR'

@@ -99,6 +99,36 @@ START_TEST(default_seed_is_name_and_hostname)
 }
 END_TEST
 
+/* An install mixes the disk's identity into the default seed (two machines
+ * from one profile share no UUID), never into a seed the user chose. */
+START_TEST(an_install_seeds_from_the_disk_identity_too)
+{
+	struct fixture f;
+	fixture_open(&f);
+	struct mv_plan_options o = {.target = MV_TARGET_DISK, .path = "/dev/sdx",
+				    .device_size = 8ull << 30, .device_sector_size = 512};
+	struct mv_profile *p[5];
+	struct mv_plan *none = plan_of(&f, pc_x86, &o, &p[0]);
+	o.disk_identity = "naa.5000c500a1b2c3d4";
+	struct mv_plan *one = plan_of(&f, pc_x86, &o, &p[1]);
+	o.disk_identity = "naa.5000c500a1b2c3d5";
+	struct mv_plan *two = plan_of(&f, pc_x86, &o, &p[2]);
+	o.seed = "fleet";
+	struct mv_plan *chosen = plan_of(&f, pc_x86, &o, &p[3]);
+	o.disk_identity = NULL;
+	struct mv_plan *chosen_bare = plan_of(&f, pc_x86, &o, &p[4]);
+	ck_assert_str_ne(none->seed_hex, one->seed_hex);
+	ck_assert_str_ne(one->seed_hex, two->seed_hex);
+	ck_assert_str_ne(one->parts.v[1].partuuid, two->parts.v[1].partuuid);
+	ck_assert_msg(strstr(one->seed_origin, "disk naa.5000c500a1b2c3d4") != NULL, "%s", one->seed_origin);
+	ck_assert_str_eq(chosen->seed_hex, chosen_bare->seed_hex);
+	mv_plan_free(none), mv_plan_free(one), mv_plan_free(two), mv_plan_free(chosen), mv_plan_free(chosen_bare);
+	for (int i = 0; i < 5; i++)
+		mv_profile_free(p[i]);
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(root_type_follows_the_architecture)
 {
 	struct fixture f;
@@ -289,6 +319,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, same_seed_same_identifiers_other_seed_others);
 	tcase_add_test(tc, the_uuid_rule_is_the_documented_one);
 	tcase_add_test(tc, default_seed_is_name_and_hostname);
+	tcase_add_test(tc, an_install_seeds_from_the_disk_identity_too);
 	tcase_add_test(tc, root_type_follows_the_architecture);
 	tcase_add_test(tc, mbr_partuuids_come_from_the_disk_signature);
 	tcase_add_test(tc, type_names_belong_to_their_table);

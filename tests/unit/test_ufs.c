@@ -1,0 +1,354 @@
+/* The UFS2 writer. No UFS tool runs on this machine (no fsck_ffs, no
+ * dumpfs): blkid -p identifies what we make, Linux's ufs driver judges
+ * whole images in tests/integration/ufs.sh, and here the writer's own
+ * read-back checks contents, holes, links and devices, the reused-target
+ * rule (every byte of metadata written, checked against a fresh build),
+ * determinism and the refusals. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "../../bootstrap/bsdflags.h"
+#include "../../bootstrap/nix_freebsd.h"
+#include "../../images/fs.h"
+#include "../../images/ufs.h"
+#include "../../images/ufs_int.h"
+#include "check_main.h"
+
+#define MiB (1024ull * 1024)
+#define T0 1700000000
+
+struct img {
+	char path[64];
+	int fd;
+	struct mv_fs *fs;
+};
+
+static struct mv_fs *make(struct img *im, uint64_t size, int fresh, int fill)
+{
+	snprintf(im->path, sizeof(im->path), "/tmp/test_ufs.XXXXXX");
+	im->fd = mkstemp(im->path);
+	ck_assert_int_ge(im->fd, 0);
+	ck_assert_int_eq(ftruncate(im->fd, (off_t)size), 0);
+	if (fill >= 0) {
+		static uint8_t buf[1 << 20];
+		memset(buf, fill, sizeof(buf));
+		for (uint64_t off = 0; off < size; off += sizeof(buf))
+			ck_assert_int_eq(pwrite(im->fd, buf, sizeof(buf), (off_t)off), (ssize_t)sizeof(buf));
+	}
+	struct mv_io io = {.fd = im->fd, .length = size, .sector_size = 512, .fresh = fresh};
+	struct mv_ufs_options o = {.id = {1, 2, 3, 4, 5, 6, 7, 8}, .label = "rootfs", .timestamp = T0};
+	char err[512];
+	im->fs = mv_ufs_create(&io, &o, err, sizeof(err));
+	ck_assert_msg(im->fs != NULL, "%s", err);
+	return im->fs;
+}
+
+static void done(struct img *im)
+{
+	if (im->fs) {
+		ck_assert_msg(mv_fs_finish(im->fs) == 0, "%s", im->fs->err);
+		mv_fs_destroy(im->fs);
+		im->fs = NULL;
+	}
+}
+
+static void drop(struct img *im)
+{
+	close(im->fd);
+	unlink(im->path);
+}
+
+static struct mv_meta meta(uint32_t mode)
+{
+	return (struct mv_meta){.mode = mode, .uid = 1001, .gid = 1002, .mtime = T0 + 5, .atime = T0 + 6, .ctime = T0 + 7};
+}
+
+static void put(struct mv_fs *fs, const char *path, const void *data, size_t len)
+{
+	struct mv_meta m = meta(S_IFREG | 0644);
+	ck_assert_msg(mv_fs_write_file(fs, path, &m, data, len) == 0, "%s: %s", path, fs->err);
+}
+
+static void read_is(struct mv_fs *fs, const char *path, const void *want, size_t len)
+{
+	char *got;
+	size_t n;
+	ck_assert_msg(mv_fs_read_file(fs, path, &got, &n) == 0 && got, "%s: %s", path, fs->err);
+	ck_assert_uint_eq(n, len);
+	ck_assert_msg(memcmp(got, want, len) == 0, "%s: content differs", path);
+	free(got);
+}
+
+/* Everything the integration test has too, in a form read back here. */
+static uint8_t big[3 * 1024 * 1024 + 1234];
+
+static void populate(struct mv_fs *fs)
+{
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + i / 4096);
+	struct mv_meta d = meta(S_IFDIR | 0755);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/etc", &d), 0);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/etc/sub", &d), 0);
+	put(fs, "/etc/small", "hello\n", 6);
+	put(fs, "/big", big, sizeof(big));
+	put(fs, "/etc/tail", big, 5 * 32768 + 5000);
+	ck_assert_int_eq(mv_fs_symlink(fs, "/etc/fast", "small", &(struct mv_meta){.mode = S_IFLNK | 0777}), 0);
+	char longt[300];
+	memset(longt, 'x', sizeof(longt) - 1);
+	longt[sizeof(longt) - 1] = '\0';
+	ck_assert_int_eq(mv_fs_symlink(fs, "/etc/long", longt, &(struct mv_meta){.mode = S_IFLNK | 0777}), 0);
+	ck_assert_int_eq(mv_fs_link(fs, "/etc/sub/hard", "/etc/small"), 0);
+	struct mv_meta dev = meta(S_IFCHR | 0600);
+	dev.rdev = makedev(254, 70000);
+	ck_assert_int_eq(mv_fs_mknod(fs, "/etc/dev", &dev), 0);
+	/* Sparse: data at 0, at 1 MiB and at 200 MiB (a double-indirect
+	 * block), 300 MiB long on a 64 MiB filesystem: only holes fit. */
+	struct mv_meta m = meta(S_IFREG | 0600);
+	m.fflags = mv_bsd_fflags("schg,nodump");
+	struct mv_file *f;
+	ck_assert_int_eq(mv_fs_create(fs, "/sparse", &m, &f), 0);
+	ck_assert_int_eq(fs->ops->write(f, 0, "A", 1), 0);
+	ck_assert_int_eq(fs->ops->write(f, MiB, "B", 1), 0);
+	ck_assert_int_eq(fs->ops->write(f, 200 * MiB, "C", 1), 0);
+	ck_assert_msg(fs->ops->close(f, 300 * MiB) == 0, "%s", fs->err);
+	char name[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "/etc/sub/f%03d", i);
+		put(fs, name, name, strlen(name));
+	}
+}
+
+static void check_tree(struct mv_fs *fs)
+{
+	struct mv_stat st;
+	read_is(fs, "/etc/small", "hello\n", 6);
+	read_is(fs, "/big", big, sizeof(big));
+	read_is(fs, "/etc/tail", big, 5 * 32768 + 5000);
+	read_is(fs, "/etc/sub/f123", "/etc/sub/f123", 13);
+	char buf[400];
+	ck_assert_int_eq(mv_fs_readlink(fs, "/etc/fast", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "small");
+	ck_assert_int_eq(mv_fs_readlink(fs, "/etc/long", buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(strlen(buf), 299);
+	ck_assert_int_eq(mv_fs_stat(fs, "/etc/sub/hard", 0, &st), 0);
+	ck_assert_uint_eq(st.nlink, 2);
+	ck_assert_uint_eq(st.uid, 1001);
+	ck_assert_int_eq(st.mtime, T0 + 5);
+	ck_assert_int_eq(mv_fs_stat(fs, "/etc", 0, &st), 0);
+	ck_assert_uint_eq(st.nlink, 3);
+	ck_assert_int_eq(mv_fs_stat(fs, "/etc/dev", 0, &st), 0);
+	ck_assert_uint_eq(st.rdev, makedev(254, 70000));
+	ck_assert_int_eq(mv_fs_stat(fs, "/sparse", 0, &st), 0);
+	ck_assert_uint_eq(st.size, 300 * MiB);
+	struct mv_file *f;
+	ck_assert_int_eq(mv_fs_open(fs, "/sparse", &f), 0);
+	char c[3] = {0};
+	ck_assert_int_eq(fs->ops->read(f, 0, c, 1), 1);
+	ck_assert_int_eq(fs->ops->read(f, MiB - 1, c + 1, 2), 2);
+	ck_assert_mem_eq(c, "A\0B", 3);
+	ck_assert_int_eq(fs->ops->read(f, 200 * MiB, c, 1), 1);
+	ck_assert_int_eq(c[0], 'C');
+	ck_assert_int_eq(fs->ops->read(f, 250 * MiB, c, 1), 1);
+	ck_assert_int_eq(c[0], 0);
+	fs->ops->close(f, 0);
+}
+
+START_TEST(test_blkid_and_read_back)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 64 * MiB, 1, -1);
+	populate(fs);
+	check_tree(fs);
+	done(&im);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "blkid -p -o export %s > %s.blkid", im.path, im.path);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -qx TYPE=ufs %s.blkid && grep -qx LABEL=rootfs %s.blkid && "
+		 "grep -qx UUID=0102030405060708 %s.blkid && grep -qx VERSION=2 %s.blkid",
+		 im.path, im.path, im.path, im.path);
+	ck_assert_msg(system(cmd) == 0, "blkid -p does not see UFS2 rootfs 0102030405060708");
+	snprintf(cmd, sizeof(cmd), "%s.blkid", im.path);
+	unlink(cmd);
+	/* The file flags, in the inode where FreeBSD reads them. */
+	uint8_t sb[UFS_FSIZE], di[UFS_INODE];
+	ck_assert_int_eq(pread(im.fd, sb, sizeof(sb), UFS_SBLOCK), (ssize_t)sizeof(sb));
+	ck_assert_uint_eq(get32(sb + 1372), 0x19540119);
+	/* /sparse is inode 11: the root is 2, then one per node made. */
+	uint64_t iblk = get32(sb + 16);
+	ck_assert_int_eq(pread(im.fd, di, sizeof(di), (off_t)(iblk * UFS_FSIZE + 11 * UFS_INODE)), (ssize_t)sizeof(di));
+	ck_assert_uint_eq(get64(di + DI_SIZE), 300 * MiB);
+	ck_assert_uint_eq(get32(di + DI_FLAGS), 0x20000 | 0x1); /* SF_IMMUTABLE | UF_NODUMP */
+	ck_assert_msg(get64(di + DI_BLOCKS) * 512 < MiB, "sparse file holds %llu blocks",
+		      (unsigned long long)get64(di + DI_BLOCKS));
+	drop(&im);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+	struct img a, b;
+	populate(make(&a, 64 * MiB, 1, -1));
+	done(&a);
+	populate(make(&b, 64 * MiB, 1, -1));
+	done(&b);
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", a.path, b.path);
+	ck_assert_msg(system(cmd) == 0, "two builds differ");
+	drop(&a);
+	drop(&b);
+}
+END_TEST
+
+/* A reused target full of 0xA5: the same bytes as a fresh build in every
+ * fragment in use and every inode block the groups say are initialised. */
+START_TEST(test_reused)
+{
+	struct img fresh, old;
+	populate(make(&fresh, 64 * MiB, 1, -1));
+	done(&fresh);
+	populate(make(&old, 64 * MiB, 0, 0xA5));
+	check_tree(old.fs);
+	done(&old);
+	uint8_t sb[UFS_FSIZE];
+	ck_assert_int_eq(pread(fresh.fd, sb, sizeof(sb), UFS_SBLOCK), (ssize_t)sizeof(sb));
+	uint32_t ncg = get32(sb + 44), fpg = get32(sb + 188), ipg = get32(sb + 184);
+	uint32_t cblkno = get32(sb + 12), iblkno = get32(sb + 16);
+	uint64_t size = get64(sb + 1080);
+	uint8_t *cg = malloc(UFS_BSIZE), *x = malloc(UFS_FSIZE), *y = malloc(UFS_FSIZE);
+	uint64_t checked = 0;
+	for (uint32_t c = 0; c < ncg; c++) {
+		uint64_t base = (uint64_t)c * fpg;
+		ck_assert_int_eq(pread(fresh.fd, cg, UFS_BSIZE, (off_t)((base + cblkno) * UFS_FSIZE)), UFS_BSIZE);
+		ck_assert_uint_eq(get32(cg + 4), 0x090255);
+		uint8_t *bfree = cg + get32(cg + 96);
+		uint32_t inited = get32(cg + 120);
+		for (uint64_t f = 0; f < fpg && base + f < size; f++) {
+			int is_free = bfree[f / 8] >> (f % 8) & 1;
+			/* Inode blocks past cg_initediblk are never read. */
+			int lazy = f >= iblkno + inited / UFS_INOPF && f < iblkno + ipg / UFS_INOPF;
+			if (is_free || lazy)
+				continue;
+			ck_assert_int_eq(pread(fresh.fd, x, UFS_FSIZE, (off_t)((base + f) * UFS_FSIZE)), UFS_FSIZE);
+			ck_assert_int_eq(pread(old.fd, y, UFS_FSIZE, (off_t)((base + f) * UFS_FSIZE)), UFS_FSIZE);
+			ck_assert_msg(memcmp(x, y, UFS_FSIZE) == 0, "group %u fragment %llu differs on a reused target", c,
+				      (unsigned long long)f);
+			checked++;
+		}
+	}
+	ck_assert_uint_gt(checked, 1000);
+	free(cg), free(x), free(y);
+	drop(&fresh);
+	drop(&old);
+}
+END_TEST
+
+START_TEST(test_replace_unlink_and_space)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 16 * MiB, 1, -1);
+	static uint8_t chunk[4 * 1024 * 1024];
+	memset(chunk, 'z', sizeof(chunk));
+	/* Writing and removing 4 MiB twenty times needs the space back. */
+	for (int i = 0; i < 20; i++) {
+		put(fs, "/churn", chunk, sizeof(chunk));
+		ck_assert_int_eq(mv_fs_unlink(fs, "/churn"), 0);
+	}
+	struct mv_meta d = meta(S_IFDIR | 0755);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/d", &d), 0);
+	put(fs, "/d/x", "x", 1);
+	ck_assert_int_eq(mv_fs_unlink(fs, "/d"), -ENOTEMPTY);
+	ck_assert_int_eq(mv_fs_unlink(fs, "/d/x"), 0);
+	ck_assert_int_eq(mv_fs_unlink(fs, "/d"), 0);
+	put(fs, "/keep", "second", 6);
+	put(fs, "/keep", "third!", 6);
+	read_is(fs, "/keep", "third!", 6);
+	/* Full: a clear error naming the reason. */
+	int rc = 0;
+	for (int i = 0; i < 10 && rc == 0; i++) {
+		char name[24];
+		snprintf(name, sizeof(name), "/fill%d", i);
+		rc = mv_fs_write_file(fs, name, &(struct mv_meta){.mode = S_IFREG | 0644}, chunk, sizeof(chunk));
+	}
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_msg(strstr(fs->err, "no free blocks"), "%s", fs->err);
+	mv_fs_destroy(fs);
+	drop(&im);
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+	int fd = open("/dev/null", O_RDWR);
+	struct mv_io io = {.fd = fd, .length = 512 * 1024, .sector_size = 512, .fresh = 1};
+	struct mv_ufs_options o = {.timestamp = T0};
+	char err[512];
+	ck_assert_ptr_null(mv_ufs_create(&io, &o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "too small"), "%s", err);
+	close(fd);
+	ck_assert_uint_eq(mv_bsd_fflags("uchg, sappnd nodump bogus,nouchg"), 0x2 | 0x40000 | 0x1);
+	ck_assert_uint_eq(mv_bsd_fflags(NULL), 0);
+}
+END_TEST
+
+/* Nix on FreeBSD: the first-boot rc.d script, written into a UFS root,
+ * read back and checked by sh -n (it must at least parse). */
+START_TEST(test_nix_rc_script)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 16 * MiB, 1, -1);
+	struct mv_meta d = meta(S_IFDIR | 0755);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/etc", &d), 0);
+	put(fs, "/etc/rc.conf", "sshd_enable=\"YES\"\n", 18);
+	char err[512];
+	ck_assert_msg(mv_nix_freebsd_seed(fs, "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-nix-2.35.2", T0, err,
+					  sizeof(err)) == 0, "%s", err);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(mv_fs_read_file(fs, "/etc/rc.conf", &text, &len), 0);
+	ck_assert_str_eq(text, "sshd_enable=\"YES\"\nmicrovisor_nix_enable=\"YES\"\n");
+	free(text);
+	struct mv_stat st;
+	ck_assert_int_eq(mv_fs_stat(fs, MV_NIX_FREEBSD_SCRIPT, 0, &st), 0);
+	ck_assert_uint_eq(st.mode, S_IFREG | 0555);
+	ck_assert_int_eq(mv_fs_read_file(fs, MV_NIX_FREEBSD_SCRIPT, &text, &len), 0);
+	ck_assert_ptr_nonnull(strstr(text, "pw groupadd nixbld -g 30000"));
+	ck_assert_ptr_nonnull(strstr(text, "-nix-2.35.2/bin/nix-store --load-db </nix-path-registration"));
+	ck_assert_ptr_nonnull(strstr(text, "rcvar=\"microvisor_nix_enable\""));
+	char path[80];
+	snprintf(path, sizeof(path), "%s.rc", im.path);
+	FILE *f = fopen(path, "w");
+	fwrite(text, 1, len, f);
+	fclose(f);
+	free(text);
+	char cmd[100];
+	snprintf(cmd, sizeof(cmd), "sh -n %s", path);
+	ck_assert_msg(system(cmd) == 0, "sh -n rejects the rc.d script");
+	unlink(path);
+	done(&im);
+	drop(&im);
+}
+END_TEST
+
+static Suite *ufs_suite(void)
+{
+	Suite *s = suite_create("ufs");
+	TCase *tc = tcase_create("ufs");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_blkid_and_read_back);
+	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_reused);
+	tcase_add_test(tc, test_replace_unlink_and_space);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_nix_rc_script);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+MV_CHECK_MAIN(ufs_suite)
