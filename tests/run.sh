@@ -6,6 +6,9 @@ set -u
 cd "$(dirname "$0")/.."
 passed=0
 failed=0
+# Check's default is 4 s a test: the sanitized builds on a loaded 2-core
+# machine took longer (test_table). A hang still ends, just later.
+export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
 
 for bin in obj/tests/test_* obj-san/tests/test_*; do
 	[ -x "$bin" ] || continue
@@ -59,7 +62,7 @@ if [ -n "${MV_STATIC:-}" ]; then
 	again=()
 	for script in tests/integration/*.sh; do
 		case "$(basename "$script")" in
-		boot*.sh | static.sh) ;;
+		boot*.sh | static.sh | prefix-aarch64.sh) ;;
 		*) again+=("$script") ;;
 		esac
 	done

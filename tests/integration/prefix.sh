@@ -207,6 +207,29 @@ expect_exit "a wrong pin fails" 1 run_mv bootstrap -q "$U/bad.conf" --prefix "$U
 sed 's/^Command=.*/Command=echo about-to-fail; exit 3/' "$U/p.conf" >"$U/fail.conf" && chmod a+r "$U/fail.conf"
 expect_exit "a failing handoff command fails the bootstrap" 1 run_mv bootstrap -q "$U/fail.conf" --prefix "$U/fails" --cache-dir "$U/cache"
 expect_match "... saying the prefix is complete and how to run it again" "$ERR" 'exited 3; the prefix .* is complete: run it again with .*/bin/microvisor-enter'
+# Interrupted (Ctrl-C) halfway through a large userland: nothing is left.
+python3 - "$U/big.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(40000):
+        ti = tarfile.TarInfo("many/d%d/f%d" % (i // 1000, i)); ti.size = 1
+        t.addfile(ti, io.BytesIO(b"x"))
+PY
+printf '[Profile]\nName=big\nArchitecture=%s\n[Userland]\nSource=big.tar\n' "$ARCH" >"$U/big.conf" && chmod a+r "$U/big.tar" "$U/big.conf"
+# Not through as_user (a function: $! would be its subshell): setpriv
+# execs, so $! is microvisor (or the qemu running it).
+su=()
+[ "$(id -u)" -ne 0 ] || su=(setpriv --reuid "$TEST_USER" --regid "$TEST_USER" --clear-groups --reset-env --)
+"${su[@]}" ${BOOTSTRAP_RUN:-} "$UMV" bootstrap -q "$U/big.conf" --prefix "$U/intr" >"$TMP/intr.out" 2>&1 &
+pid=$!
+for _ in $(seq 200); do [ -n "$(find "$U" -maxdepth 2 -path "$U/.intr.microvisor-*/many" 2>/dev/null)" ] && break; sleep 0.05; done
+sleep 0.3
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+[ "$rc" -eq 130 ] && [ ! -e "$U/intr" ] && [ -z "$(find "$U" -maxdepth 1 -name '.intr.microvisor-*')" ] &&
+	ok "interrupted halfway, it leaves no prefix and no temporary directory" ||
+	not_ok "interrupted halfway, it leaves no prefix and no temporary directory" "exit $rc; $(ls -A "$U"); $(cat "$TMP/intr.out")"
 profile "$upin" none >"$U/none.conf" && chmod a+r "$U/none.conf"
 expect_exit "Mode=none" 0 run_mv bootstrap -q "$U/none.conf" --prefix "$U/none" --cache-dir "$U/cache"
 expect_match "... prints the command through the launcher, quoted for sh" "$OUT" "^Next: $U/none/bin/microvisor-enter /bin/sh -c 'export MICROVISOR_FLAKE='[\\]''/etc/microvisor/flake'[\\]''; echo"
