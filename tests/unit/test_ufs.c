@@ -336,6 +336,164 @@ START_TEST(test_nix_rc_script)
 }
 END_TEST
 
+/* ---- an on-disk reader of our own, independent of the writer's ---- */
+
+struct disk {
+	int fd;
+	uint32_t fpg, ipg, iblkno, cblkno;
+};
+
+static struct disk disk_of(int fd)
+{
+	uint8_t sb[UFS_FSIZE];
+	ck_assert_int_eq(pread(fd, sb, sizeof(sb), UFS_SBLOCK), (ssize_t)sizeof(sb));
+	ck_assert_uint_eq(get32(sb + 1372), 0x19540119);
+	return (struct disk){.fd = fd, .fpg = get32(sb + 188), .ipg = get32(sb + 184), .iblkno = get32(sb + 16),
+			     .cblkno = get32(sb + 12)};
+}
+
+static void disk_inode(const struct disk *d, uint32_t ino, uint8_t di[UFS_INODE])
+{
+	uint64_t off = ((uint64_t)(ino / d->ipg) * d->fpg + d->iblkno) * UFS_FSIZE + (uint64_t)(ino % d->ipg) * UFS_INODE;
+	ck_assert_int_eq(pread(d->fd, di, UFS_INODE, (off_t)off), UFS_INODE);
+}
+
+/* Whether fragment f is marked free in its group's map. */
+static int disk_frag_free(const struct disk *d, uint64_t f)
+{
+	uint8_t cg[UFS_BSIZE];
+	uint64_t c = f / d->fpg, i = f % d->fpg;
+	ck_assert_int_eq(pread(d->fd, cg, sizeof(cg), (off_t)((c * d->fpg + d->cblkno) * UFS_FSIZE)), UFS_BSIZE);
+	ck_assert_uint_eq(get32(cg + 4), 0x090255);
+	return cg[get32(cg + 96) + i / 8] >> (i % 8) & 1;
+}
+
+/* Logical block lbn of an inode (direct or single indirect), 0 for a hole;
+ * *frags counts the indirect block the first time it is met. */
+static uint64_t disk_bmap(const struct disk *d, const uint8_t *di, uint64_t lbn, uint64_t *frags)
+{
+	if (lbn < UFS_NDADDR)
+		return get64(di + DI_DB + 8 * lbn);
+	ck_assert_uint_lt(lbn, UFS_NDADDR + UFS_NINDIR);
+	uint64_t ib = get64(di + DI_IB);
+	ck_assert_uint_ne(ib, 0);
+	if (lbn == UFS_NDADDR) {
+		*frags += UFS_FRAG;
+		ck_assert_msg(!disk_frag_free(d, ib), "the indirect block is marked free");
+	}
+	uint8_t a[8];
+	ck_assert_int_eq(pread(d->fd, a, 8, (off_t)(ib * UFS_FSIZE + 8 * (lbn - UFS_NDADDR))), 8);
+	return get64(a);
+}
+
+/* Reads directory ino from the disk by dir.h's rules: DIRBLKSIZ chunks
+ * whose records are 4-aligned, at least DIRSIZ long, never cross a chunk
+ * and fill it; the size a whole number of chunks; di_blocks all the
+ * fragments held. Calls fn for each name. */
+static void disk_dir(const struct disk *d, uint32_t ino, void (*fn)(void *, const char *, uint32_t), void *ctx)
+{
+	uint8_t di[UFS_INODE], chunk[UFS_DIRBLK];
+	disk_inode(d, ino, di);
+	ck_assert_uint_eq(get16(di + DI_MODE) & S_IFMT, S_IFDIR);
+	uint64_t size = get64(di + DI_SIZE), frags = 0;
+	ck_assert_uint_eq(size % UFS_DIRBLK, 0);
+	uint64_t nblk = (size + UFS_BSIZE - 1) / UFS_BSIZE;
+	for (uint64_t lbn = 0; lbn < nblk; lbn++) {
+		uint64_t a = disk_bmap(d, di, lbn, &frags), rest = size - lbn * UFS_BSIZE;
+		ck_assert_msg(a != 0, "directory block %llu is a hole", (unsigned long long)lbn);
+		/* Only a last direct block may be fragments. */
+		uint64_t n = lbn + 1 < nblk || lbn >= UFS_NDADDR ? UFS_FRAG : (rest + UFS_FSIZE - 1) / UFS_FSIZE;
+		for (uint64_t f = 0; f < n; f++)
+			ck_assert_msg(!disk_frag_free(d, a + f), "directory block %llu is marked free", (unsigned long long)lbn);
+		frags += n;
+		for (uint64_t o = 0; o < UFS_BSIZE && o < rest; o += UFS_DIRBLK) {
+			ck_assert_int_eq(pread(d->fd, chunk, sizeof(chunk), (off_t)(a * UFS_FSIZE + o)), UFS_DIRBLK);
+			for (uint32_t at = 0; at < UFS_DIRBLK;) {
+				uint32_t reclen = get16(chunk + at + 4), namlen = chunk[at + 7];
+				ck_assert_msg(reclen % 4 == 0 && reclen >= ((8 + namlen + 1 + 3) & ~3u) && at + reclen <= UFS_DIRBLK,
+					      "bad record at %u of a chunk of block %llu", at, (unsigned long long)lbn);
+				char name[256];
+				memcpy(name, chunk + at + 8, namlen);
+				name[namlen] = '\0';
+				ck_assert_int_eq(chunk[at + 8 + namlen], 0);
+				if (get32(chunk + at))
+					fn(ctx, name, get32(chunk + at));
+				at += reclen;
+			}
+		}
+	}
+	ck_assert_uint_eq(get64(di + DI_BLOCKS), frags * (UFS_FSIZE / UFS_DEV_BSIZE));
+}
+
+#define NBIG 2400
+
+struct seen {
+	uint8_t got[NBIG];
+	int dots;
+	uint32_t ino;
+};
+
+static void long_name(char *out, int i)
+{
+	/* 200 bytes: two records to a DIRBLKSIZ chunk. */
+	snprintf(out, 256, "%04d-%0195d", i, 0);
+}
+
+static void saw(void *ctx, const char *name, uint32_t ino)
+{
+	struct seen *s = ctx;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		s->dots++;
+		return;
+	}
+	if (strcmp(name, "target") == 0)
+		return;
+	if (strcmp(name, "big") == 0) {
+		s->ino = ino;
+		return;
+	}
+	int i = atoi(name);
+	char want[256];
+	long_name(want, i);
+	ck_assert_msg(i >= 0 && i < NBIG && strcmp(name, want) == 0 && !s->got[i], "unexpected or repeated entry %.20s", name);
+	s->got[i] = 1;
+}
+
+/* A directory of more than NDADDR (12) blocks: its 13th block and on
+ * come through the single indirect block. Read back from the disk after
+ * finish() by the reader above, not through the writer. */
+START_TEST(test_directory_past_direct_blocks)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 64 * MiB, 1, -1);
+	struct mv_meta d = meta(S_IFDIR | 0755);
+	ck_assert_int_eq(mv_fs_mkdir(fs, "/big", &d), 0);
+	put(fs, "/target", "t", 1);
+	char path[300];
+	for (int i = 0; i < NBIG; i++) {
+		path[0] = '/', path[1] = 'b', path[2] = 'i', path[3] = 'g', path[4] = '/';
+		long_name(path + 5, i);
+		ck_assert_msg(mv_fs_link(fs, path, "/target") == 0, "%s", fs->err);
+	}
+	done(&im);
+	struct disk dk = disk_of(im.fd);
+	struct seen root = {0};
+	disk_dir(&dk, UFS_ROOTINO, saw, &root);
+	ck_assert_int_eq(root.dots, 2);
+	ck_assert_uint_ne(root.ino, 0);
+	static struct seen s;
+	memset(&s, 0, sizeof(s));
+	disk_dir(&dk, root.ino, saw, &s);
+	ck_assert_int_eq(s.dots, 2);
+	for (int i = 0; i < NBIG; i++)
+		ck_assert_msg(s.got[i], "entry %d is missing", i);
+	uint8_t di[UFS_INODE];
+	disk_inode(&dk, root.ino, di);
+	ck_assert_uint_gt(get64(di + DI_SIZE), (uint64_t)UFS_NDADDR * UFS_BSIZE);
+	drop(&im);
+}
+END_TEST
+
 static Suite *ufs_suite(void)
 {
 	Suite *s = suite_create("ufs");
@@ -347,6 +505,7 @@ static Suite *ufs_suite(void)
 	tcase_add_test(tc, test_replace_unlink_and_space);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_nix_rc_script);
+	tcase_add_test(tc, test_directory_past_direct_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }
