@@ -494,6 +494,22 @@ START_TEST(test_directory_past_direct_blocks)
 }
 END_TEST
 
+/* Node numbers come from lookups, but a writer's contract is its own:
+ * one that names no inode is refused, not written past the table. */
+START_TEST(test_bad_node)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 16 * MiB, 1, -1);
+	struct mv_meta m = meta(S_IFREG | 0644);
+	char buf[16];
+	ck_assert_int_eq(fs->ops->setattr(fs, 1u << 20, &m), -ENOENT);
+	ck_assert_int_eq(fs->ops->setattr(fs, 77, &m), -ENOENT);
+	ck_assert_int_eq(fs->ops->readlink(fs, 1u << 20, buf, sizeof(buf)), -ENOENT);
+	done(&im);
+	drop(&im);
+}
+END_TEST
+
 static Suite *ufs_suite(void)
 {
 	Suite *s = suite_create("ufs");
@@ -506,6 +522,7 @@ static Suite *ufs_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_nix_rc_script);
 	tcase_add_test(tc, test_directory_past_direct_blocks);
+	tcase_add_test(tc, test_bad_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
