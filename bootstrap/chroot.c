@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "child.h"
 
 /* A loop device over [offset, offset + size) of fd; returns its open
  * descriptor and name, or -1. */
@@ -98,26 +99,16 @@ int mv_chroot_run(int disk_fd, uint64_t offset, uint64_t size, const char *fstyp
 	if (lfd < 0)
 		goto out;
 	fflush(NULL);
-	/* A caller that ignores SIGCHLD would have the child reaped unseen
-	 * (waitpid: ECHILD): its status is read with the default, as
-	 * system(3) does, and the caller's choice put back after. */
-	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &old);
-	pid_t pid = fork();
+	struct mv_child ch;
+	pid_t pid = mv_child_fork(&ch);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		sigaction(SIGCHLD, &old, NULL);
 		goto out;
 	}
 	if (pid == 0)
 		child(loop, dir, fstype, command);
-	int status = 0;
-	pid_t got;
-	while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	sigaction(SIGCHLD, &old, NULL);
-	if (got < 0)
+	int status;
+	if (mv_child_wait(&ch, &status) < 0)
 		snprintf(err, errlen, "waiting for the command: %s", strerror(errno));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
