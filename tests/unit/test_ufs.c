@@ -471,7 +471,7 @@ START_TEST(test_directory_past_direct_blocks)
 	put(fs, "/target", "t", 1);
 	char path[300];
 	for (int i = 0; i < NBIG; i++) {
-		path[0] = '/', path[1] = 'b', path[2] = 'i', path[3] = 'g', path[4] = '/';
+		memcpy(path, "/big/", 5);
 		long_name(path + 5, i);
 		ck_assert_msg(mv_fs_link(fs, path, "/target") == 0, "%s", fs->err);
 	}
