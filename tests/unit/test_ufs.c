@@ -510,6 +510,65 @@ START_TEST(test_bad_node)
 }
 END_TEST
 
+/* Logical block lbn of a file at any depth (direct, single, double or
+ * triple indirect), 0 for a hole: FreeBSD's ufs_bmaparray's layout. */
+static uint64_t disk_bmap_any(const struct disk *d, const uint8_t *di, uint64_t lbn)
+{
+	if (lbn < UFS_NDADDR)
+		return get64(di + DI_DB + 8 * lbn);
+	uint64_t rel = lbn - UFS_NDADDR, span = UFS_NINDIR;
+	for (int level = 0; level < UFS_NIADDR; level++, rel -= span, span *= UFS_NINDIR) {
+		if (rel >= span)
+			continue;
+		uint64_t a = get64(di + DI_IB + 8 * level);
+		for (uint64_t per = span / UFS_NINDIR;; per /= UFS_NINDIR) {
+			if (!a)
+				return 0;
+			uint8_t p[8];
+			ck_assert_int_eq(pread(d->fd, p, 8, (off_t)(a * UFS_FSIZE + 8 * (rel / per % UFS_NINDIR))), 8);
+			a = get64(p);
+			if (per == 1)
+				return a;
+		}
+	}
+	ck_abort_msg("block %llu is past the triple indirect", (unsigned long long)lbn);
+	return 0;
+}
+
+/* A sparse file reaching the triple indirect block (past 12 + 4096 +
+ * 4096^2 blocks of 32 KiB: 512 GiB), read back from the disk. */
+START_TEST(test_triple_indirect)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 16 * MiB, 1, -1);
+	const uint64_t GiB = 1024 * MiB, at[] = {0, 200 * MiB, 550 * GiB};
+	struct mv_meta m = meta(S_IFREG | 0644);
+	struct mv_file *f;
+	ck_assert_int_eq(mv_fs_create(fs, "/huge", &m, &f), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(fs->ops->write(f, at[i], "XYZ" + i, 1) == 0, "%s", fs->err);
+	ck_assert_msg(fs->ops->close(f, 600 * GiB) == 0, "%s", fs->err);
+	done(&im);
+	struct disk dk = disk_of(im.fd);
+	uint8_t di[UFS_INODE];
+	disk_inode(&dk, 3, di); /* the root is 2: the first node made is 3 */
+	ck_assert_uint_eq(get64(di + DI_SIZE), 600 * GiB);
+	ck_assert_uint_ne(get64(di + DI_IB + 16), 0);
+	for (int i = 0; i < 3; i++) {
+		uint64_t a = disk_bmap_any(&dk, di, at[i] / UFS_BSIZE);
+		ck_assert_msg(a != 0, "the block at %llu is a hole", (unsigned long long)at[i]);
+		char c;
+		ck_assert_int_eq(pread(im.fd, &c, 1, (off_t)(a * UFS_FSIZE + at[i] % UFS_BSIZE)), 1);
+		ck_assert_int_eq(c, "XYZ"[i]);
+	}
+	/* The last block is held (as FreeBSD does for a file ending in a hole),
+	 * and a block between is a hole. */
+	ck_assert_uint_ne(disk_bmap_any(&dk, di, (600 * GiB - 1) / UFS_BSIZE), 0);
+	ck_assert_uint_eq(disk_bmap_any(&dk, di, 300 * GiB / UFS_BSIZE), 0);
+	drop(&im);
+}
+END_TEST
+
 static Suite *ufs_suite(void)
 {
 	Suite *s = suite_create("ufs");
@@ -523,6 +582,7 @@ static Suite *ufs_suite(void)
 	tcase_add_test(tc, test_nix_rc_script);
 	tcase_add_test(tc, test_directory_past_direct_blocks);
 	tcase_add_test(tc, test_bad_node);
+	tcase_add_test(tc, test_triple_indirect);
 	suite_add_tcase(s, tc);
 	return s;
 }
