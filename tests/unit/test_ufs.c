@@ -569,6 +569,192 @@ START_TEST(test_triple_indirect)
 }
 END_TEST
 
+/* ---- fsck_ffs's pass 1 and pass 5, as far as this writer's images go ----
+ * No fsck_ffs runs here (Debian ships none), so the bookkeeping is
+ * recomputed from the inodes alone and compared with every map and count
+ * the groups, the summary area and the superblock hold. */
+
+struct pass {
+	int fd;
+	uint8_t sb[UFS_FSIZE];
+	uint32_t ncg, fpg, ipg, sblkno, cblkno, iblkno, dblkno;
+	uint64_t size;
+	uint8_t *used;          /* one byte per fragment: 1 when something holds it */
+	uint64_t held;          /* fragments the inode being walked holds */
+};
+
+static void hold(struct pass *p, uint64_t from, uint64_t n, const char *what)
+{
+	for (uint64_t f = from; f < from + n; f++) {
+		ck_assert_msg(f < p->size, "%s: fragment %llu is past the end", what, (unsigned long long)f);
+		ck_assert_msg(!p->used[f], "%s: fragment %llu is held twice", what, (unsigned long long)f);
+		p->used[f] = 1;
+	}
+	p->held += n;
+}
+
+static void hold_tree(struct pass *p, uint64_t a, int level)
+{
+	hold(p, a, UFS_FRAG, "an indirect block");
+	uint8_t *b = malloc(UFS_BSIZE);
+	ck_assert_int_eq(pread(p->fd, b, UFS_BSIZE, (off_t)(a * UFS_FSIZE)), UFS_BSIZE);
+	for (uint32_t i = 0; i < UFS_NINDIR; i++) {
+		uint64_t c = get64(b + 8 * i);
+		if (c && level > 1)
+			hold_tree(p, c, level - 1);
+		else if (c)
+			hold(p, c, UFS_FRAG, "a data block past the direct ones");
+	}
+	free(b);
+}
+
+static void fsck_image(int fd)
+{
+	struct pass p = {.fd = fd};
+	ck_assert_int_eq(pread(fd, p.sb, UFS_FSIZE, UFS_SBLOCK), UFS_FSIZE);
+	uint8_t *sb = p.sb;
+	p.sblkno = get32(sb + 8), p.cblkno = get32(sb + 12), p.iblkno = get32(sb + 16), p.dblkno = get32(sb + 20);
+	p.ncg = get32(sb + 44), p.ipg = get32(sb + 184), p.fpg = get32(sb + 188), p.size = get64(sb + 1080);
+	uint32_t cssize = get32(sb + 156), csaddr = (uint32_t)get64(sb + 1096), contig = get32(sb + 1316);
+	ck_assert_uint_eq((uint64_t)p.ncg * p.fpg >= p.size && (uint64_t)(p.ncg - 1) * p.fpg < p.size, 1);
+	p.used = calloc(p.size, 1);
+	/* Pass 1: what the metadata and every inode hold. */
+	for (uint32_t c = 0; c < p.ncg; c++) {
+		uint64_t base = (uint64_t)c * p.fpg;
+		hold(&p, base + (c ? p.sblkno : 0), p.dblkno - (c ? p.sblkno : 0) + (c ? 0 : cssize / UFS_FSIZE), "metadata");
+	}
+	uint8_t *cg = malloc(UFS_BSIZE), *cs = malloc(cssize);
+	ck_assert_int_eq(pread(fd, cs, cssize, (off_t)csaddr * UFS_FSIZE), (ssize_t)cssize);
+	int64_t tot[4] = {0};
+	uint8_t *iused = calloc(p.ipg, 1);
+	for (uint32_t c = 0; c < p.ncg; c++) {
+		uint64_t base = (uint64_t)c * p.fpg;
+		ck_assert_int_eq(pread(fd, cg, UFS_BSIZE, (off_t)((base + p.cblkno) * UFS_FSIZE)), UFS_BSIZE);
+		ck_assert_uint_eq(get32(cg + 4), 0x090255);
+		ck_assert_uint_eq(get32(cg + 12), c);
+		uint32_t inited = get32(cg + 120), ndblk = get32(cg + 20);
+		ck_assert_uint_eq(ndblk, p.size - base < p.fpg ? p.size - base : p.fpg);
+		ck_assert_uint_eq(inited % UFS_INOPB, 0);
+		ck_assert_uint_le(inited, p.ipg);
+		int64_t ndir = 0, nifree = 0;
+		memset(iused, 0, p.ipg);
+		for (uint32_t i = 0; i < p.ipg; i++) {
+			uint32_t ino = c * p.ipg + i;
+			uint8_t di[UFS_INODE] = {0};
+			if (i < inited)
+				ck_assert_int_eq(pread(fd, di, UFS_INODE, (off_t)((base + p.iblkno) * UFS_FSIZE + (uint64_t)i * UFS_INODE)),
+						 UFS_INODE);
+			uint32_t mode = get16(di + DI_MODE), t = mode & S_IFMT;
+			iused[i] = mode || ino < UFS_ROOTINO;
+			nifree += !iused[i];
+			if (!mode)
+				continue;
+			ndir += S_ISDIR(t);
+			p.held = 0;
+			uint64_t size = get64(di + DI_SIZE);
+			if (S_ISREG(t) || S_ISDIR(t) || (S_ISLNK(t) && get64(di + DI_BLOCKS))) {
+				uint64_t nblk = (size + UFS_BSIZE - 1) / UFS_BSIZE;
+				for (uint64_t lbn = 0; lbn < UFS_NDADDR; lbn++) {
+					uint64_t a = get64(di + DI_DB + 8 * lbn);
+					ck_assert_msg(lbn < nblk || !a, "inode %u: a direct block past its size", ino);
+					/* Only the last block of a file within the direct ones may be fragments. */
+					uint64_t n = lbn + 1 == nblk ? (size - lbn * UFS_BSIZE + UFS_FSIZE - 1) / UFS_FSIZE : UFS_FRAG;
+					if (a) {
+						ck_assert_msg(n == UFS_FRAG || a / UFS_FRAG == (a + n - 1) / UFS_FRAG,
+							      "inode %u: a tail crosses a block", ino);
+						ck_assert_msg(n < UFS_FRAG || a % UFS_FRAG == 0, "inode %u: a block is not aligned", ino);
+						hold(&p, a, n, "a direct block");
+					}
+				}
+				for (int l = 0; l < UFS_NIADDR; l++)
+					if (get64(di + DI_IB + 8 * l))
+						hold_tree(&p, get64(di + DI_IB + 8 * l), l + 1);
+			}
+			ck_assert_msg(get64(di + DI_BLOCKS) == p.held * (UFS_FSIZE / UFS_DEV_BSIZE),
+				      "inode %u: di_blocks %llu, holds %llu fragments", ino,
+				      (unsigned long long)get64(di + DI_BLOCKS), (unsigned long long)p.held);
+		}
+		for (uint32_t i = 0; i < p.ipg; i++)
+			ck_assert_msg(iused[i] == (cg[get32(cg + 92) + i / 8] >> (i % 8) & 1), "group %u: inode map bit %u", c, i);
+		ck_assert_int_eq(get32(cg + 24), ndir);
+		ck_assert_int_eq(get32(cg + 32), nifree);
+		tot[0] += ndir, tot[2] += nifree;
+	}
+	/* Pass 5: the fragment maps, cluster maps and every count. */
+	for (uint32_t c = 0; c < p.ncg; c++) {
+		uint64_t base = (uint64_t)c * p.fpg;
+		ck_assert_int_eq(pread(fd, cg, UFS_BSIZE, (off_t)((base + p.cblkno) * UFS_FSIZE)), UFS_BSIZE);
+		uint32_t ndblk = get32(cg + 20), frsum[UFS_FRAG] = {0}, clsum[64] = {0}, run = 0;
+		int64_t nbfree = 0, nffree = 0;
+		const uint8_t *bfree = cg + get32(cg + 96), *clfree = cg + get32(cg + 108);
+		for (uint32_t b = 0; b * UFS_FRAG < ndblk; b++) {
+			uint32_t free_n = 0, len = 0;
+			for (uint32_t f = b * UFS_FRAG; f < (b + 1) * UFS_FRAG; f++) {
+				int is_free = f < ndblk && !p.used[base + f];
+				if (f < ndblk)
+					ck_assert_msg(is_free == (bfree[f / 8] >> (f % 8) & 1), "group %u: fragment %u's free bit", c, f);
+				free_n += is_free;
+				len = is_free ? len + 1 : 0;
+				if (len && (f + 1 == (b + 1) * UFS_FRAG || !(f + 1 < ndblk && !p.used[base + f + 1])) && len < UFS_FRAG)
+					frsum[len]++;
+			}
+			int whole = free_n == UFS_FRAG;
+			ck_assert_msg(whole == (clfree[b / 8] >> (b % 8) & 1), "group %u: block %u's cluster bit", c, b);
+			nbfree += whole;
+			nffree += whole ? 0 : free_n;
+			if (whole)
+				run++;
+			else if (run)
+				clsum[run < contig ? run : contig]++, run = 0;
+		}
+		if (run)
+			clsum[run < contig ? run : contig]++;
+		ck_assert_int_eq(get32(cg + 28), nbfree);
+		ck_assert_int_eq(get32(cg + 36), nffree);
+		for (int i = 1; i < UFS_FRAG; i++)
+			ck_assert_msg(get32(cg + 52 + 4 * i) == frsum[i], "group %u: cg_frsum[%d] %u, counted %u", c, i,
+				      get32(cg + 52 + 4 * i), frsum[i]);
+		for (uint32_t i = 1; i <= contig; i++)
+			ck_assert_msg(get32(cg + get32(cg + 104) + 4 * i) == clsum[i], "group %u: cluster sum %u", c, i);
+		ck_assert_mem_eq(cs + 16 * c, cg + 24, 16);
+		tot[1] += nbfree, tot[3] += nffree;
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg((int64_t)get64(sb + 1008 + 8 * i) == tot[i], "fs_cstotal field %d", i);
+	free(iused), free(cg), free(cs), free(p.used);
+}
+
+/* The bookkeeping after building, replacing and removing files in every
+ * group, checked as fsck_ffs would. */
+START_TEST(test_bookkeeping)
+{
+	struct img im;
+	struct mv_fs *fs = make(&im, 64 * MiB, 1, -1);
+	populate(fs);
+	static uint8_t chunk[5 * 1024 * 1024];
+	memset(chunk, 'q', sizeof(chunk));
+	char name[32];
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "/fill%d", i);
+		put(fs, name, chunk, sizeof(chunk) - (size_t)i * 4097);
+	}
+	for (int i = 0; i < 300; i += 3) {
+		snprintf(name, sizeof(name), "/etc/sub/f%03d", i);
+		ck_assert_int_eq(mv_fs_unlink(fs, name), 0);
+	}
+	ck_assert_int_eq(mv_fs_unlink(fs, "/fill3"), 0);
+	ck_assert_int_eq(mv_fs_unlink(fs, "/etc/tail"), 0);
+	put(fs, "/etc/small", "replaced, and longer than before\n", 33);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "/etc/t%02d", i);
+		put(fs, name, chunk, (size_t)i * 1000 + 1);
+	}
+	done(&im);
+	fsck_image(im.fd);
+	drop(&im);
+}
+END_TEST
+
 static Suite *ufs_suite(void)
 {
 	Suite *s = suite_create("ufs");
@@ -583,6 +769,7 @@ static Suite *ufs_suite(void)
 	tcase_add_test(tc, test_directory_past_direct_blocks);
 	tcase_add_test(tc, test_bad_node);
 	tcase_add_test(tc, test_triple_indirect);
+	tcase_add_test(tc, test_bookkeeping);
 	suite_add_tcase(s, tc);
 	return s;
 }
