@@ -86,6 +86,8 @@ static void read_is(struct mv_fs *fs, const char *path, const void *want, size_t
 	free(got);
 }
 
+static void fsck_image(int fd);
+
 /* Everything the integration test has too, in a form read back here. */
 static uint8_t big[3 * 1024 * 1024 + 1234];
 
@@ -168,6 +170,7 @@ START_TEST(test_blkid_and_read_back)
 	check_tree(fs);
 	done(&im);
 	char cmd[512];
+	fsck_image(im.fd);
 	snprintf(cmd, sizeof(cmd), "blkid -p -o export %s > %s.blkid", im.path, im.path);
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "grep -qx TYPE=ufs %s.blkid && grep -qx LABEL=rootfs %s.blkid && "
@@ -216,6 +219,7 @@ START_TEST(test_reused)
 	populate(make(&old, 64 * MiB, 0, 0xA5));
 	check_tree(old.fs);
 	done(&old);
+	fsck_image(old.fd);
 	uint8_t sb[UFS_FSIZE];
 	ck_assert_int_eq(pread(fresh.fd, sb, sizeof(sb), UFS_SBLOCK), (ssize_t)sizeof(sb));
 	uint32_t ncg = get32(sb + 44), fpg = get32(sb + 188), ipg = get32(sb + 184);
@@ -476,6 +480,7 @@ START_TEST(test_directory_past_direct_blocks)
 		ck_assert_msg(mv_fs_link(fs, path, "/target") == 0, "%s", fs->err);
 	}
 	done(&im);
+	fsck_image(im.fd);
 	struct disk dk = disk_of(im.fd);
 	struct seen root = {0};
 	disk_dir(&dk, UFS_ROOTINO, saw, &root);
@@ -549,6 +554,7 @@ START_TEST(test_triple_indirect)
 		ck_assert_msg(fs->ops->write(f, at[i], "XYZ" + i, 1) == 0, "%s", fs->err);
 	ck_assert_msg(fs->ops->close(f, 600 * GiB) == 0, "%s", fs->err);
 	done(&im);
+	fsck_image(im.fd);
 	struct disk dk = disk_of(im.fd);
 	uint8_t di[UFS_INODE];
 	disk_inode(&dk, 3, di); /* the root is 2: the first node made is 3 */
