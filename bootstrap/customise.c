@@ -263,12 +263,21 @@ static char *ask(struct mv_profile *p, struct mv_report *rep, const struct mv_st
 	}
 	char *buf = mv_alloc(&p->arena, 1024);
 	int got = fgets(buf, 1024, stdin) != NULL;
+	/* A line that does not fit would be cut to a password nobody typed. */
+	int c = EOF, long_line = got && !strchr(buf, '\n') && (c = getchar()) != EOF;
+	while (long_line && c != '\n' && c != EOF)
+		c = getchar();
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
 	if (!got) {
 		mv_error(rep, s->at, "%s=-: nothing on standard input", key);
+		return NULL;
+	}
+	if (long_line) {
+		explicit_bzero(buf, 1024);
+		mv_error(rep, s->at, "%s=-: the line is longer than 1022 bytes", key);
 		return NULL;
 	}
 	return buf;

@@ -94,6 +94,34 @@ START_TEST(wifi_key)
 }
 END_TEST
 
+/* PasswordFile=- reads one line from standard input: one longer than the
+ * buffer must be refused, not cut to a password nobody typed. */
+START_TEST(password_on_stdin)
+{
+	struct fixture f;
+	fixture_open(&f);
+	char line[3000];
+	memset(line, 'p', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n', line[sizeof(line) - 1] = '\0';
+	fixture_write(&f, "long", line);
+	fixture_write(&f, "short", "secret-word\n");
+	fixture_write(&f, "p.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=-\n");
+	char path[128];
+	snprintf(path, sizeof(path), "%s/short", f.dir);
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	struct mv_profile *p = fixture_load(&f, "p.conf");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->custom.password, "secret-word");
+	mv_profile_free(p);
+	snprintf(path, sizeof(path), "%s/long", f.dir);
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	ck_assert_ptr_null(fixture_load(&f, "p.conf"));
+	ck_assert_message(&f, "p.conf:5: PasswordFile=-: the line is longer than 1022 bytes");
+	ck_assert_ptr_nonnull(freopen("/dev/null", "r", stdin));
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(profile_values)
 {
 	struct fixture f;
@@ -172,6 +200,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, password_hashes);
 	tcase_add_test(tc, wifi_key);
 	tcase_add_test(tc, profile_values);
+	tcase_add_test(tc, password_on_stdin);
 	tcase_add_test(tc, command_line_sets);
 	tcase_add_test(tc, getopt_long_mixes_options);
 	suite_add_tcase(s, tc);
