@@ -367,8 +367,14 @@ static void check_secrets(struct mv_profile *p, struct mv_report *rep)
 		mv_error(rep, c->password_hash.at, "PasswordHash=: %s", why);
 	if (c->password_file.v) {
 		char *text = slurp(p, rep, &c->password_file, "PasswordFile");
+		/* libxcrypt's crypt(3), which PAM checks logins with, refuses
+		 * 512 bytes or more (CRYPT_MAX_PASSPHRASE_SIZE): no login could
+		 * match the hash of a longer password. */
 		if (text && !*first_line(text))
 			mv_error(rep, c->password_file.at, "PasswordFile=%s: the first line is empty: expected the password", c->password_file.v);
+		else if (text && strlen(text) > 511)
+			mv_error(rep, c->password_file.at, "PasswordFile=%s: the password has %zu bytes; crypt(3) takes at most 511",
+				 c->password_file.v, strlen(text));
 		else if (text)
 			c->password = text;
 	}

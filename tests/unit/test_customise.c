@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../bootstrap/customise.h"
+#include "../../bootstrap/sha512_crypt.h"
 #include "check_main.h"
 #include "profile_fixture.h"
 
@@ -122,6 +123,33 @@ START_TEST(password_on_stdin)
 }
 END_TEST
 
+/* libxcrypt's crypt(3), which PAM checks logins with, refuses a
+ * passphrase of 512 bytes or more (CRYPT_MAX_PASSPHRASE_SIZE): a hash of
+ * one could never be matched, so it is refused before anything is built. */
+START_TEST(password_length)
+{
+	struct fixture f;
+	fixture_open(&f);
+	char line[514];
+	memset(line, 'p', 512);
+	line[512] = '\n', line[513] = '\0';
+	fixture_write(&f, "pw512", line);
+	line[511] = '\n', line[512] = '\0';
+	fixture_write(&f, "pw511", line);
+	fixture_write(&f, "ok.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=pw511\n");
+	fixture_write(&f, "bad.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=pw512\n");
+	struct mv_profile *p = fixture_load(&f, "ok.conf");
+	ck_assert_ptr_nonnull(p);
+	char hash[MV_SHA512_CRYPT_MAX];
+	ck_assert_int_eq(mv_sha512_crypt(p->custom.password, "$6$saltsalt", hash, sizeof(hash)), 0);
+	ck_assert_str_eq(hash, crypt(p->custom.password, "$6$saltsalt"));
+	mv_profile_free(p);
+	ck_assert_ptr_null(fixture_load(&f, "bad.conf"));
+	ck_assert_message(&f, "bad.conf:5: PasswordFile=pw512: the password has 512 bytes; crypt(3) takes at most 511");
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(profile_values)
 {
 	struct fixture f;
@@ -201,6 +229,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, wifi_key);
 	tcase_add_test(tc, profile_values);
 	tcase_add_test(tc, password_on_stdin);
+	tcase_add_test(tc, password_length);
 	tcase_add_test(tc, command_line_sets);
 	tcase_add_test(tc, getopt_long_mixes_options);
 	suite_add_tcase(s, tc);
