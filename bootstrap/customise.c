@@ -147,9 +147,13 @@ int mv_ssh_key_check(const char *line, char *why, size_t len)
 	int known = 0;
 	for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
 		known |= strlen(key_types[i]) == tl && strncmp(key_types[i], line, tl) == 0;
+	/* The line is not quoted: a key file named by mistake (or by a
+	 * hostile profile) may be a private key, which has no business in a
+	 * build log. */
 	if (!known)
-		return say(why, len, "\"%.*s\" is not a public key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...): give the .pub file, without options before the key",
-			   (int)(tl > 40 ? 40 : tl), line);
+		return say(why, len, "%s", strncmp(line, "-----BEGIN", 10) == 0
+			   ? "a private key, not a public key: give the .pub file"
+			   : "not a public key: it does not start with a key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...): give the .pub file, without options before the key");
 	const char *b64 = line + tl;
 	b64 += strspn(b64, " \t");
 	size_t bl = strcspn(b64, " \t\r\n");
