@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+
 /* A loop device over [offset, offset + size) of fd; returns its open
  * descriptor and name, or -1. */
 static int attach(int fd, uint64_t offset, uint64_t size, char *name, size_t len, char *err, size_t errlen)
@@ -97,7 +99,8 @@ int mv_chroot_run(int disk_fd, uint64_t offset, uint64_t size, const char *fstyp
 	if (lfd < 0)
 		goto out;
 	fflush(NULL);
-	pid_t pid = fork();
+	struct mv_child ch;
+	pid_t pid = mv_child_fork(&ch);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto out;
@@ -105,9 +108,9 @@ int mv_chroot_run(int disk_fd, uint64_t offset, uint64_t size, const char *fstyp
 	if (pid == 0)
 		child(loop, dir, fstype, command);
 	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (mv_child_wait(&ch, &status) < 0)
+		snprintf(err, errlen, "waiting for the command: %s", strerror(errno));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
 	else if (WIFEXITED(status))
 		snprintf(err, errlen, "the command exited with status %d", WEXITSTATUS(status));

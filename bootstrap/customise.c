@@ -147,9 +147,13 @@ int mv_ssh_key_check(const char *line, char *why, size_t len)
 	int known = 0;
 	for (size_t i = 0; i < sizeof(key_types) / sizeof(key_types[0]); i++)
 		known |= strlen(key_types[i]) == tl && strncmp(key_types[i], line, tl) == 0;
+	/* The line is not quoted: a key file named by mistake (or by a
+	 * hostile profile) may be a private key, which has no business in a
+	 * build log. */
 	if (!known)
-		return say(why, len, "\"%.*s\" is not a public key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...): give the .pub file, without options before the key",
-			   (int)(tl > 40 ? 40 : tl), line);
+		return say(why, len, "%s", strncmp(line, "-----BEGIN", 10) == 0
+			   ? "a private key, not a public key: give the .pub file"
+			   : "not a public key: it does not start with a key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...): give the .pub file, without options before the key");
 	const char *b64 = line + tl;
 	b64 += strspn(b64, " \t");
 	size_t bl = strcspn(b64, " \t\r\n");
@@ -263,12 +267,21 @@ static char *ask(struct mv_profile *p, struct mv_report *rep, const struct mv_st
 	}
 	char *buf = mv_alloc(&p->arena, 1024);
 	int got = fgets(buf, 1024, stdin) != NULL;
+	/* A line that does not fit would be cut to a password nobody typed. */
+	int c = EOF, long_line = got && !strchr(buf, '\n') && (c = getchar()) != EOF;
+	while (long_line && c != '\n' && c != EOF)
+		c = getchar();
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
 	if (!got) {
 		mv_error(rep, s->at, "%s=-: nothing on standard input", key);
+		return NULL;
+	}
+	if (long_line) {
+		explicit_bzero(buf, 1024);
+		mv_error(rep, s->at, "%s=-: the line is longer than 1022 bytes", key);
 		return NULL;
 	}
 	return buf;
@@ -358,8 +371,14 @@ static void check_secrets(struct mv_profile *p, struct mv_report *rep)
 		mv_error(rep, c->password_hash.at, "PasswordHash=: %s", why);
 	if (c->password_file.v) {
 		char *text = slurp(p, rep, &c->password_file, "PasswordFile");
+		/* libxcrypt's crypt(3), which PAM checks logins with, refuses
+		 * 512 bytes or more (CRYPT_MAX_PASSPHRASE_SIZE): no login could
+		 * match the hash of a longer password. */
 		if (text && !*first_line(text))
 			mv_error(rep, c->password_file.at, "PasswordFile=%s: the first line is empty: expected the password", c->password_file.v);
+		else if (text && strlen(text) > 511)
+			mv_error(rep, c->password_file.at, "PasswordFile=%s: the password has %zu bytes; crypt(3) takes at most 511",
+				 c->password_file.v, strlen(text));
 		else if (text)
 			c->password = text;
 	}

@@ -31,23 +31,40 @@ struct closure {
 	size_t errlen;
 };
 
-static int host_read(const char *path, char **out)
+/* The whole of a registration file, NUL-terminated: 0 with *out NULL when
+ * it is missing, -1 with *why set (an errno's text or what is wrong). A
+ * NUL byte or more than MAX_TEXT would leave records unread, so both are
+ * refused rather than cut short. */
+static int host_read(const char *path, char **out, const char **why)
 {
 	FILE *f = fopen(path, "rb");
 	*out = NULL;
-	if (!f)
-		return errno == ENOENT ? 0 : -1;
+	*why = NULL;
+	if (!f) {
+		int e = errno;
+		*why = strerror(e);
+		return e == ENOENT ? 0 : -1;
+	}
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 	char chunk[65536];
 	size_t n;
-	while (m && (n = fread(chunk, 1, sizeof(chunk), f)) > 0 && len + n <= MAX_TEXT)
-		fwrite(chunk, 1, n, m);
+	int big = 0;
+	while (m && !big && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		big = len + n > MAX_TEXT;
+		if (!big)
+			fwrite(chunk, 1, n, m);
+	}
 	int bad = ferror(f) || !m;
+	*why = bad ? strerror(errno) : NULL;
 	fclose(f);
 	if (m)
 		fclose(m);
+	if (!bad && big)
+		*why = "more than 256 MiB: not a registration", bad = 1;
+	else if (!bad && strlen(buf) != len)
+		*why = "a NUL byte in the file: not a registration", bad = 1;
 	if (bad) {
 		free(buf);
 		return -1;
@@ -78,8 +95,9 @@ static int find_dir_top(struct closure *c)
 		for (size_t i = 0; i < 2; i++) {
 			char p[4400];
 			snprintf(p, sizeof(p), "%s/%s", c->top, reg_names[i]);
-			if (host_read(p, &c->reginfo) < 0)
-				return mv_errf(c->err, c->errlen, "Closure=%s: %s: %s", c->location, p, strerror(errno));
+			const char *why;
+			if (host_read(p, &c->reginfo, &why) < 0)
+				return mv_errf(c->err, c->errlen, "Closure=%s: %s: %s", c->location, p, why);
 			if (c->reginfo)
 				return 0;
 		}

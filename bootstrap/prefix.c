@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "plan.h"
 
 /* Characters Nix and shells take in a user (and profile directory) name
@@ -208,7 +209,8 @@ int mv_prefix_exec(const char *dir, const char *command)
 	snprintf(launcher, sizeof(launcher), "%s%s", dir, MV_PREFIX_LAUNCHER);
 	char buf[4096];
 	const char *sh = mv_prefix_shell(buf, sizeof(buf));
-	pid_t pid = fork();
+	struct mv_child ch;
+	pid_t pid = mv_child_fork(&ch);
 	if (pid < 0)
 		return 127;
 	if (pid == 0) {
@@ -217,9 +219,8 @@ int mv_prefix_exec(const char *dir, const char *command)
 		_exit(127);
 	}
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 127;
+	if (mv_child_wait(&ch, &status) < 0)
+		return 127;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -70,6 +70,11 @@ int mv_sha512_crypt(const char *key, const char *setting, char *out, size_t len)
 	size_t slen = strcspn(salt, "$"), klen = strlen(key);
 	if (slen > SALT_MAX)
 		slen = SALT_MAX;
+	/* Only crypt's alphabet, as libxcrypt insists: a ':' or a newline
+	 * would break the shadow line the hash goes into. */
+	for (size_t i = 0; i < slen; i++)
+		if (!memchr(mv_crypt64, salt[i], 64))
+			return -1;
 
 	unsigned char a[64], b[64];
 	mbedtls_sha512_context c;

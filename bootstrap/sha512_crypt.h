@@ -17,7 +17,8 @@ extern const char mv_crypt64[65];
 
 /* Hashes key with setting ("$6$SALT" or "$6$rounds=N$SALT", anything
  * after a further '$' ignored, as crypt(3) does) into out. Returns 0, or
- * -1 when setting is not a "$6$" one or out is too small. */
+ * -1 when setting is not a "$6$" one, its salt has a character outside
+ * mv_crypt64, or out is too small. */
 int mv_sha512_crypt(const char *key, const char *setting, char *out, size_t len);
 
 #endif

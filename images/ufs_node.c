@@ -579,10 +579,19 @@ static mv_node op_root(struct mv_fs *fs)
 	return UFS_ROOTINO;
 }
 
+/* 0 when node names an inode in use, else -ENOENT with a message: node
+ * numbers come from the caller. */
+static int known(struct ufs *u, mv_node node)
+{
+	if (node < u->ninos && u->inos[node].mode)
+		return 0;
+	return ufs_fail(u, -ENOENT, "ufs: no inode %llu", (unsigned long long)node);
+}
+
 static int get_dir(struct ufs *u, mv_node node, struct ufs_dir **d)
 {
-	if (node >= u->ninos || !u->inos[node].mode)
-		return ufs_fail(u, -ENOENT, "ufs: no inode %llu", (unsigned long long)node);
+	if (known(u, node) < 0)
+		return -ENOENT;
 	if (!(*d = ufs_dir_of(u, (uint32_t)node)))
 		return -ENOTDIR;
 	return 0;
@@ -612,8 +621,8 @@ static int op_getattr(struct mv_fs *fs, mv_node node, struct mv_stat *st)
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
-	if (node >= u->ninos || !u->inos[node].mode)
-		return ufs_fail(u, -ENOENT, "ufs: no inode %llu", (unsigned long long)node);
+	if (known(u, node) < 0)
+		return -ENOENT;
 	int rc = ufs_iread(u, (uint32_t)node, di);
 	if (rc < 0)
 		return rc;
@@ -629,6 +638,8 @@ static int op_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *meta
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
+	if (known(u, node) < 0)
+		return -ENOENT;
 	int rc = ufs_iread(u, (uint32_t)node, di);
 	if (rc < 0)
 		return rc;
@@ -641,8 +652,8 @@ static int op_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *meta
 static int op_open(struct mv_fs *fs, mv_node node, struct mv_file **out)
 {
 	struct ufs *u = ufs_of(fs);
-	if (node >= u->ninos || !u->inos[node].mode)
-		return ufs_fail(u, -ENOENT, "ufs: no inode %llu", (unsigned long long)node);
+	if (known(u, node) < 0)
+		return -ENOENT;
 	struct ufs_file *f = file_new(u, (uint32_t)node, 0);
 	if (!f)
 		return ufs_fail(u, -ENOMEM, "ufs: out of memory");
@@ -659,6 +670,8 @@ static int op_readlink(struct mv_fs *fs, mv_node node, char *buf, size_t len)
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
+	if (known(u, node) < 0)
+		return -ENOENT;
 	int rc = ufs_iread(u, (uint32_t)node, di);
 	if (rc < 0)
 		return rc;

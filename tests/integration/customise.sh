@@ -174,7 +174,11 @@ refuse() {
 refuse "an invalid hostname" "--hostname: Hostname=node_1: character '_' is not allowed" --hostname node_1
 sed 's/AAAAC3Nza/AAAAC3Mza/' "$U/key.pub" >"$U/broken.pub"
 refuse "a malformed SSH key" "--ssh-key: SSHKeyFile=.*broken.pub: line 1: " --ssh-key "$U/broken.pub"
-refuse "a private key" "not a public key type" --ssh-key "$U/key"
+refuse "a private key" "not a public key" --ssh-key "$U/key"
+# ... without echoing it: a profile naming someone's private key must not
+# get its lines printed into a build log.
+grep -qF -- "$(sed -n 2p "$U/key" | cut -c1-16)" <<<"$ERR" && not_ok "refused: a private key: its bytes are not echoed" "$ERR" ||
+	ok "refused: a private key: its bytes are not echoed"
 refuse "an address without a prefix length" "Address=10.0.0.7: expected ADDRESS/PREFIX" --address 10.0.0.7
 printf 'short\n' >"$U/short"
 refuse "a PSK under 8 characters" "the passphrase has 5 characters; WPA takes 8 to 63" --wifi-ssid x --wifi-psk-file "$U/short"

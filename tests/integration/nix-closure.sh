@@ -84,6 +84,11 @@ profile bad bad
 expect_exit "a malformed closure registration is refused" 1 "$MV" image -q "$U/bad.conf" -o "$U/bad.img"
 expect_match "... naming the line" "$ERR" 'Closure=bad: .reginfo line 3: "many": expected the NAR size'
 [ ! -e "$U/bad.img" ] && ok "... and leaves no image" || not_ok "... and leaves no image" "bad.img exists"
+# A NUL byte would end the text early: the records after it would go
+# unregistered while their paths are copied. Refused, not cut short.
+cp "$U/closure/registration" "$U/bad/registration" && printf '\0/nix/store/x\n' >>"$U/bad/registration"
+expect_exit "a closure registration with a NUL byte is refused" 1 "$MV" image -q "$U/bad.conf" -o "$U/bad.img"
+expect_match "... saying so" "$ERR" 'Closure=bad: .*registration: a NUL byte'
 rm "$U/bad/registration"
 expect_exit "a closure without registration is refused" 1 "$MV" image -q "$U/bad.conf" -o "$U/bad.img"
 expect_match "... saying what it looked for" "$ERR" 'no registration \(a file named registration or .reginfo beside store/\)'

@@ -25,7 +25,12 @@ head -c 3000000 /dev/urandom >"$TMP/k/boot/kernel/kernel"
 truncate -s 40M "$TMP/k/boot/kernel/sparse.ko"
 printf data | dd of="$TMP/k/boot/kernel/sparse.ko" bs=1 seek=70000 conv=notrunc status=none
 printf tail | dd of="$TMP/k/boot/kernel/sparse.ko" bs=1 seek=$((40 * 1048576 - 4)) conv=notrunc status=none
-touch -d @1700000000 "$TMP/k/boot/kernel" "$TMP/k/boot/kernel"/*
+# A directory past UFS's 12 direct blocks (32 KiB each): 1,900 names of
+# 200 bytes, two to a 512-byte chunk, ~15 blocks; the rest through the
+# single indirect block.
+mkdir -p "$TMP/k/boot/kernel/long"
+(cd "$TMP/k/boot/kernel/long" && for i in $(seq -w 1 1900); do : >"$i-$(printf '%0195d' 0)"; done)
+touch -d @1700000000 "$TMP/k/boot/kernel" "$TMP/k/boot/kernel"/* "$TMP/k/boot/kernel/long"/*
 tar --owner=0 --group=0 --sparse -C "$TMP/k" -cf "$TMP/kernel.tar" ./boot/kernel
 xz -T1 -c "$TMP/kernel.tar" >"$U/kernel.txz"
 mkdir -p "$U/files"
@@ -124,6 +129,8 @@ expect_exit "Linux's ufs driver reads every path as the archives say" 0 \
 	python3 tests/fixtures/fs_report.py "$TMP/report" ufs "${gen[@]}" "$TMP/base.tar" "$TMP/kernel.tar"
 [ "$(grep -c '^[0-9a-f]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* \./usr/share/many/' "$TMP/report")" -eq 2000 ] &&
 	ok "2,000 files in one directory" || not_ok "2,000 files in one directory" "$(grep -c usr/share/many/ "$TMP/report")"
+[ "$(grep -c '^[0-9a-f]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* [0-9]* \./boot/kernel/long/' "$TMP/report")" -eq 1900 ] &&
+	ok "a directory past 12 blocks (1,900 names of 200 bytes)" || not_ok "a directory past 12 blocks" "$(grep -c boot/kernel/long/ "$TMP/report")"
 expect_exit "Linux's vfat driver reads the ESP's loaders and a long UTF-8 name" 0 python3 tests/fixtures/fs_report.py "$TMP/report" vfat \
 	--file EFI/freebsd/loader.efi="$TMP/boot/loader.efi" --file EFI/BOOT/BOOTX64.EFI="$TMP/boot/loader.efi" \
 	--file "Notes/grüße-långt-namn-über-acht.bin=$U/files/big.bin"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../bootstrap/customise.h"
+#include "../../bootstrap/sha512_crypt.h"
 #include "check_main.h"
 #include "profile_fixture.h"
 
@@ -94,6 +95,61 @@ START_TEST(wifi_key)
 }
 END_TEST
 
+/* PasswordFile=- reads one line from standard input: one longer than the
+ * buffer must be refused, not cut to a password nobody typed. */
+START_TEST(password_on_stdin)
+{
+	struct fixture f;
+	fixture_open(&f);
+	char line[3000];
+	memset(line, 'p', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n', line[sizeof(line) - 1] = '\0';
+	fixture_write(&f, "long", line);
+	fixture_write(&f, "short", "secret-word\n");
+	fixture_write(&f, "p.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=-\n");
+	char path[128];
+	snprintf(path, sizeof(path), "%s/short", f.dir);
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	struct mv_profile *p = fixture_load(&f, "p.conf");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->custom.password, "secret-word");
+	mv_profile_free(p);
+	snprintf(path, sizeof(path), "%s/long", f.dir);
+	ck_assert_ptr_nonnull(freopen(path, "r", stdin));
+	ck_assert_ptr_null(fixture_load(&f, "p.conf"));
+	ck_assert_message(&f, "p.conf:5: PasswordFile=-: the line is longer than 1022 bytes");
+	ck_assert_ptr_nonnull(freopen("/dev/null", "r", stdin));
+	fixture_close(&f);
+}
+END_TEST
+
+/* libxcrypt's crypt(3), which PAM checks logins with, refuses a
+ * passphrase of 512 bytes or more (CRYPT_MAX_PASSPHRASE_SIZE): a hash of
+ * one could never be matched, so it is refused before anything is built. */
+START_TEST(password_length)
+{
+	struct fixture f;
+	fixture_open(&f);
+	char line[514];
+	memset(line, 'p', 512);
+	line[512] = '\n', line[513] = '\0';
+	fixture_write(&f, "pw512", line);
+	line[511] = '\n', line[512] = '\0';
+	fixture_write(&f, "pw511", line);
+	fixture_write(&f, "ok.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=pw511\n");
+	fixture_write(&f, "bad.conf", "[Profile]\nName=t\nArchitecture=x86_64\n[Customise]\nPasswordFile=pw512\n");
+	struct mv_profile *p = fixture_load(&f, "ok.conf");
+	ck_assert_ptr_nonnull(p);
+	char hash[MV_SHA512_CRYPT_MAX];
+	ck_assert_int_eq(mv_sha512_crypt(p->custom.password, "$6$saltsalt", hash, sizeof(hash)), 0);
+	ck_assert_str_eq(hash, crypt(p->custom.password, "$6$saltsalt"));
+	mv_profile_free(p);
+	ck_assert_ptr_null(fixture_load(&f, "bad.conf"));
+	ck_assert_message(&f, "bad.conf:5: PasswordFile=pw512: the password has 512 bytes; crypt(3) takes at most 511");
+	fixture_close(&f);
+}
+END_TEST
+
 START_TEST(profile_values)
 {
 	struct fixture f;
@@ -172,6 +228,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, password_hashes);
 	tcase_add_test(tc, wifi_key);
 	tcase_add_test(tc, profile_values);
+	tcase_add_test(tc, password_on_stdin);
+	tcase_add_test(tc, password_length);
 	tcase_add_test(tc, command_line_sets);
 	tcase_add_test(tc, getopt_long_mixes_options);
 	suite_add_tcase(s, tc);

@@ -1,7 +1,9 @@
 /* The prefix module: the caller's name, the launcher's text (judged by
  * sh itself: it parses, and a hostile prefix path stays one word), and
- * removing an unfinished prefix with read-only directories in it. */
+ * removing an unfinished prefix with read-only directories in it, and the
+ * hand-off's exit status. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,23 @@ START_TEST(an_unfinished_prefix_is_removed_read_only_parts_too)
 }
 END_TEST
 
+START_TEST(the_handoff_status_comes_back_even_when_SIGCHLD_is_ignored)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/mv-prefix-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* A stand-in launcher: runs its arguments, as the real one does inside proot. */
+	mv_sh("mkdir -p %s/bin && printf '#!/bin/sh\\nexec \"$@\"\\n' > %s" MV_PREFIX_LAUNCHER, dir, dir);
+	ck_assert_int_eq(mv_prefix_exec(dir, "exit 4"), 4);
+	signal(SIGCHLD, SIG_IGN);
+	int got = mv_prefix_exec(dir, "exit 4"), ok = mv_prefix_exec(dir, "true");
+	signal(SIGCHLD, SIG_DFL);
+	ck_assert_int_eq(got, 4);
+	ck_assert_int_eq(ok, 0);
+	mv_sh("rm -rf %s", dir);
+}
+END_TEST
+
 static Suite *prefix_suite(void)
 {
 	Suite *s = suite_create("prefix");
@@ -102,6 +121,7 @@ static Suite *prefix_suite(void)
 	tcase_add_test(tc, the_user_comes_from_USER_when_it_is_a_name);
 	tcase_add_test(tc, the_launcher_parses_and_quotes_the_prefix);
 	tcase_add_test(tc, an_unfinished_prefix_is_removed_read_only_parts_too);
+	tcase_add_test(tc, the_handoff_status_comes_back_even_when_SIGCHLD_is_ignored);
 	suite_add_tcase(s, tc);
 	return s;
 }

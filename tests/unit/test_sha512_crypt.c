@@ -2,6 +2,7 @@
  * mkpasswd (whois's, on glibc's libcrypt) as the judge for keys around
  * the 64-byte block size, long keys, short and long salts and rounds. */
 #include <check.h>
+#include <crypt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,6 +61,11 @@ START_TEST(other_schemes_and_small_buffers_are_refused)
 	ck_assert_int_eq(mv_sha512_crypt("pw", "$5$saltstring", out, sizeof(out)), -1);
 	ck_assert_int_eq(mv_sha512_crypt("pw", "$6$rounds=x$salt", out, sizeof(out)), -1);
 	ck_assert_int_eq(mv_sha512_crypt("pw", "$6$saltstring", out, 50), -1);
+	/* A salt outside crypt's alphabet, refused as libxcrypt's crypt(3)
+	 * does: a ':' or newline would break the shadow line it goes into. */
+	ck_assert_int_eq(mv_sha512_crypt("pw", "$6$sa:lt", out, sizeof(out)), -1);
+	ck_assert_int_eq(mv_sha512_crypt("pw", "$6$sa\nlt", out, sizeof(out)), -1);
+	ck_assert_ptr_null(strchr(crypt("pw", "$6$sa:lt"), '$'));
 }
 END_TEST
 
