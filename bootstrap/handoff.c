@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
+#include "child.h"
 #include "report.h"
 
 #define REGISTRATION "/nix-path-registration"
@@ -285,27 +284,31 @@ int mv_handoff_check(const struct mv_plan *plan, char *err, size_t errlen)
 	struct mv_arena a = {0};
 	struct mv_handoff_texts t;
 	mv_handoff_texts(&a, plan, &t);
-	/* sh -n -c SCRIPT, its complaint read from a pipe: no file written. */
+	/* sh -n -c SCRIPT, its complaint read from a pipe: no file written.
+	 * mv_child: with SIGCHLD ignored by our caller the status would be
+	 * lost and a script that does not parse would pass. */
 	int fds[2];
 	char said[512] = "";
 	int status = 0;
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
+	struct mv_child ch;
 	if (pipe(fds) == 0) {
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-		posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-		posix_spawn_file_actions_addclose(&fa, fds[0]);
-		char *argv[] = {"sh", "-n", "-c", (char *)t.script, NULL};
-		int spawned = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ) == 0;
-		posix_spawn_file_actions_destroy(&fa);
+		pid_t pid = mv_child_fork(&ch);
+		if (pid == 0) {
+			dup2(fds[1], 1);
+			dup2(fds[1], 2);
+			close(fds[0]);
+			execl("/bin/sh", "sh", "-n", "-c", t.script, (char *)NULL);
+			_exit(127);
+		}
 		close(fds[1]);
 		ssize_t n = 0, got;
 		while ((got = read(fds[0], said + n, sizeof(said) - 1 - (size_t)n)) > 0 && (size_t)(n += got) < sizeof(said) - 1)
 			;
 		said[n] = '\0';
 		close(fds[0]);
-		if (spawned && waitpid(pid, &status, 0) < 0)
+		/* No shell to ask (fork failed): the check is skipped, as
+		 * without /bin/sh. */
+		if (pid < 0 || mv_child_wait(&ch, &status) < 0)
 			status = 0;
 	}
 	mv_arena_free(&a);

@@ -145,3 +145,8 @@ profile quote busybox firstboot "echo 'unbalanced"
 expect_exit "a Command= the shell cannot parse is refused" 2 "$MV" image -q "$U/quote.conf" -o "$U/x.img"
 expect_match "... naming its line and the shell's words" "$ERR" "quote.conf:14: Command=echo 'unbalanced: the hand-off script it makes does not parse \(/bin/sh -n, line .+\)"
 [ ! -e "$U/x.img" ] && ok "... and leaves no image" || not_ok "... and leaves no image" "x.img exists"
+# Also when microvisor inherits SIGCHLD ignored (some service managers hand
+# that on): the shell's status must still be read, not lost.
+expect_exit "... also with SIGCHLD ignored by the caller" 2 python3 -c \
+	'import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execvp(sys.argv[1], sys.argv[1:])' \
+	"$MV" image -q "$U/quote.conf" -o "$U/x.img"
