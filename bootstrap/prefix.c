@@ -242,7 +242,11 @@ static int remove_at(int at, const char *name, int depth)
 	/* A directory (EISDIR), or a file in a read-only directory: the
 	 * caller owns both, so it may open them up. */
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && fchmodat(at, name, 0700, 0) == 0)
+	/* fchmodat follows symlinks: only a directory itself is opened up,
+	 * never what a link in the tree points at. */
+	struct stat st;
+	if (fd < 0 && fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    fchmodat(at, name, 0700, 0) == 0)
 		fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
