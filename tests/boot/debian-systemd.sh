@@ -9,19 +9,22 @@
 set -euo pipefail
 # minbase: Essential packages and apt. systemd-sysv makes /sbin/init
 # systemd; initramfs-tools and udev make an initrd that finds the root by
-# its label; systemd-boot-efi is the loader the profile takes from root:.
-# Docs, man pages, locales and the kernel's drivers no QEMU q35 guest uses
-# are left out to keep the tarball (and every image made from it) small.
+# root=PARTUUID=; systemd-boot-efi is the loader the profile takes from
+# root:. Docs, man pages, locales and the kernel's drivers the test's q35
+# guest (no NIC, no display, no sound) has no use for are left out, to keep
+# the tarball and every image made from it small (bookworm's kernel
+# package ships them under /lib/modules: the path dpkg matches).
 args=(--variant=minbase --mode=unshare --format=tar
 	--include=systemd,systemd-sysv,udev,linux-image-amd64,initramfs-tools,zstd,systemd-boot-efi
 	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
 	--dpkgopt='path-exclude=/usr/share/locale/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/drivers/gpu/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/drivers/media/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/drivers/net/wireless/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/drivers/infiniband/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/drivers/staging/*'
-	--dpkgopt='path-exclude=/usr/lib/modules/*/kernel/sound/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/gpu/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/media/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/net/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/infiniband/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/staging/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/drivers/iio/*'
+	--dpkgopt='path-exclude=/lib/modules/*/kernel/sound/*'
 	bookworm)
 dir=${XDG_CACHE_HOME:-$HOME/.cache}/microvisor-test
 key=$(printf '%s\n' "${args[@]}" | sha256sum | cut -c1-16)
