@@ -35,6 +35,8 @@ if [ ! -s "$out" ]; then
 	start=$(date +%s)
 	mmdebstrap --quiet "${args[@]}" "$out.tmp.$$" >&2 || { rm -f "$out.tmp.$$"; exit 1; }
 	mv "$out.tmp.$$" "$out"
+	# An older package list's tarball is no use any more: drop it.
+	find "$dir" -maxdepth 1 -name 'debian-systemd-*.tar' ! -name "${out##*/}" -delete
 	echo "debian-systemd: mmdebstrap took $(($(date +%s) - start)) s" >&2
 fi
 echo "$out"
