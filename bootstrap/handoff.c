@@ -162,6 +162,7 @@ void mv_handoff_texts(struct mv_arena *a, const struct mv_plan *plan, struct mv_
 		"Type=oneshot\n"
 		"ExecStart=" MV_HANDOFF_SCRIPT " --load-db\n"
 		"RemainAfterExit=yes\n"
+		"StandardOutput=journal+console\n"
 		"\n"
 		"[Install]\n"
 		"WantedBy=sysinit.target\n";

@@ -23,11 +23,12 @@ test_pkgs=(
   qemu-system-arm qemu-efi-aarch64
   openssh-client whois wpasupplicant systemd
   qemu-user-static
+  mmdebstrap # tests/boot/debian-systemd.sh: the Debian userland with systemd that boot-systemd.sh boots
 )
 
 # Benchmarks: the peer tools measured side by side.
 bench_pkgs=(
-  genimage mmdebstrap bc time makefs
+  genimage bc time makefs # (mmdebstrap: in the test list)
 )
 
 want=("${build_pkgs[@]}")

@@ -60,6 +60,9 @@ S=/etc/systemd/system
 	ok "the registration unit is enabled in sysinit.target.wants" || not_ok "the registration unit is enabled" "$(ls -lR "$R$S")"
 expect_match "the registration unit runs before the Nix daemon" "$(cat "$R$S/microvisor-nix-registration.service")" \
 	'^Before=sysinit.target nix-daemon.socket nix-daemon.service'
+for u in microvisor-handoff.service microvisor-nix-registration.service; do # boot-systemd.sh reads them on ttyS0
+	expect_match "$u logs to the journal and the console" "$(cat "$R$S/$u")" '^StandardOutput=journal\+console$'
+done
 expect_match "the hand-off runs after network-online.target and the registration" "$(cat "$R$S/microvisor-handoff.service")" \
 	'^After=network-online.target microvisor-nix-registration.service nix-daemon.socket$'
 expect_match "the script exports the flake reference to the command" "$(cat "$R/etc/microvisor/handoff")" \
