@@ -1,5 +1,6 @@
 #include "flash.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -51,6 +52,7 @@ struct flash {
 	struct seg *segs;
 	size_t nsegs, cap;
 	uint8_t *buf;
+	uint64_t mbr_end;   /* an MBR-only image: its partitions' end, in sectors */
 	uint64_t total;     /* bytes to write, 0 when unknown */
 	uint64_t done;
 	struct timespec t0, last;
@@ -450,7 +452,30 @@ static unsigned image_sector_size(struct flash *f)
 		return 512;
 	if (memcmp(f->buf + 4096, "EFI PART", 8) == 0)
 		return 4096;
+	/* An MBR says nothing of its sector size, but its entries count
+	 * sectors: remember where its partitions end (prepare() judges). */
+	if (f->buf[510] == 0x55 && f->buf[511] == 0xaa)
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *e = f->buf + 446 + 16 * i;
+			uint32_t lba[2];
+			memcpy(lba, e + 8, sizeof(lba));
+			uint64_t end = (uint64_t)le32toh(lba[0]) + le32toh(lba[1]);
+			if (e[4] && end > f->mbr_end)
+				f->mbr_end = end;
+		}
 	return 0;
+}
+
+/* An MBR-only image (a Raspberry Pi's) onto a device whose sectors are not
+ * 512 bytes: its partitions land at sector-size/512 times the offsets. It
+ * is refused when they only make sense with 512-byte sectors: they end
+ * within the image (or, its size unknown, within the device) at 512 bytes
+ * a sector, beyond it at the device's. An MBR that fits both ways is let
+ * through: nothing says which one it was made for. */
+static int mbr_misfits(const struct flash *f, const struct mv_flash_dest *d)
+{
+	uint64_t limit = f->st->image_size ? f->st->image_size : d->size;
+	return f->mbr_end && d->sector_size > 512 && f->mbr_end * 512 <= limit && f->mbr_end * d->sector_size > limit;
 }
 
 static int prepare(struct flash *f, int compressed, struct mv_bmap *map)
@@ -502,6 +527,11 @@ static int prepare(struct flash *f, int compressed, struct mv_bmap *map)
 			d->failed = 1;
 			snprintf(d->err, sizeof(d->err), "its logical sectors are %u bytes, but the image's GPT was made for %u-byte sectors: the partitions would be in the wrong places; build the image with SectorSize=%u; nothing was written",
 				 d->sector_size, st->sector_size, d->sector_size);
+		} else if (!st->sector_size && mbr_misfits(f, d)) {
+			d->failed = 1;
+			snprintf(d->err, sizeof(d->err), "its logical sectors are %u bytes, but the image's MBR partition table only makes sense with 512-byte sectors (its partitions end at byte %llu with 512-byte sectors, at byte %llu with %u-byte ones, past the %s's end): the partitions would be in the wrong places; use a device with 512-byte sectors; nothing was written",
+				 d->sector_size, (unsigned long long)(f->mbr_end * 512), (unsigned long long)(f->mbr_end * d->sector_size),
+				 d->sector_size, st->image_size ? "image" : "device");
 		}
 	}
 	return 0;

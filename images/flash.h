@@ -18,8 +18,11 @@
  * Refused before writing: a device smaller than the image (when the
  * image's size is known; a compressed image without a block map is found
  * too large when the device ends), or with another logical sector size
- * than the image's GPT was made for. A device that fails does not stop
- * the others. */
+ * than the image's GPT was made for, or, for an MBR-only image (which
+ * records no sector size), whose sectors would put the MBR's partitions
+ * past the image's end (its size unknown: the device's) where 512-byte
+ * sectors keep them inside. A device that fails does not stop the
+ * others. */
 #ifndef MV_FLASH_H
 #define MV_FLASH_H
 #include <stddef.h>
