@@ -34,11 +34,10 @@ static const char *find_bmap(const char *image, char *buf, size_t len)
 	return NULL;
 }
 
-/* MV_FLASH_TEST_CORRUPT=OFFSET, or MV_FLASH_TEST_CORRUPT_LATE=OFFSET: for
- * tests only (images/flash.h). */
-static int64_t test_corruption(const char *name)
+/* MV_FLASH_TEST_CORRUPT=OFFSET: for tests only (images/flash.h). */
+static int64_t test_corruption(void)
 {
-	const char *s = getenv(name);
+	const char *s = getenv("MV_FLASH_TEST_CORRUPT");
 	char *end;
 	long long v = s && *s ? strtoll(s, &end, 10) : -1;
 	return s && *s && !*end && v >= 0 ? v : -1;
@@ -108,9 +107,7 @@ int mv_cmd_flash(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct mv_flash_options o = {.verify = 1, .corrupt_at = test_corruption("MV_FLASH_TEST_CORRUPT")};
-	if (o.corrupt_at < 0 && (o.corrupt_at = test_corruption("MV_FLASH_TEST_CORRUPT_LATE")) >= 0)
-		o.corrupt_late = 1;
+	struct mv_flash_options o = {.verify = 1, .corrupt_at = test_corruption()};
 	int yes = 0, quiet = 0, no_bmap = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {

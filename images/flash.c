@@ -20,7 +20,7 @@
 #include "../bootstrap/units.h"
 #include "bmap.h"
 #include "gpt_move.h"
-#include "flash_verify.h"
+#include "readahead.h"
 
 #define CHUNK (4u << 20)
 #define ALIGN 4096u
@@ -52,7 +52,6 @@ struct flash {
 	struct seg *segs;
 	size_t nsegs, cap;
 	uint8_t *buf;
-	struct mv_flash_verifier *ver; /* reads back behind the writes, or NULL */
 	uint64_t mbr_end;   /* an MBR-only image: its partitions' end, in sectors */
 	uint64_t total;     /* bytes to write, 0 when unknown */
 	uint64_t done;
@@ -295,8 +294,6 @@ static int copy_seg(struct flash *f, struct seg *s, int *eof)
 		if (hash)
 			mv_hash_update(&h, f->buf, got);
 		put(f, at, f->buf, got);
-		if (f->ver)
-			mv_flash_verify_push(f->ver, &(struct mv_flash_check){.off = at, .len = got});
 		at += got;
 		progress(f, "writing", f->done, f->total, 0);
 		if (!live(f))
@@ -315,11 +312,6 @@ static int copy_seg(struct flash *f, struct seg *s, int *eof)
 	}
 	if (hash)
 		mv_hash_final(&h, s->digest);
-	if (f->ver && s->len) { /* the segment's bytes must hash to this */
-		struct mv_flash_check c = {.seg_off = s->off, .seg_len = s->len, .want = s->want};
-		memcpy(c.digest, s->digest, sizeof(c.digest));
-		mv_flash_verify_push(f->ver, &c);
-	}
 	if (hash && s->want) {
 		char hex[65];
 		mv_hex(s->digest, sizeof(s->digest), hex);
@@ -379,24 +371,85 @@ static int image_differs(struct flash *f, const struct seg *s)
 	return strcmp(hex, s->want) != 0;
 }
 
-/* What the verifier found, as each device's failure. */
-static void verified(struct flash *f, const struct mv_flash_vfail *v)
+static void verify(struct flash *f, struct mv_flash_dest *d)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		struct mv_flash_dest *d = &f->d[i];
-		if (!v[i].failed || d->failed)
-			continue;
-		if (!v[i].mismatch) {
-			fail_dest(d, "%s", v[i].err);
-		} else if (v[i].want && image_differs(f, &(struct seg){.off = v[i].seg_off, .len = v[i].seg_len, .want = v[i].want})) {
-			fail_dest(d, "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
-				  f->src.path, (unsigned long long)v[i].seg_off, (unsigned long long)(v[i].seg_off + v[i].seg_len - 1));
-		} else {
-			char a[32], b[32];
-			fail_dest(d, "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
-				  (unsigned long long)v[i].seg_off, (unsigned long long)(v[i].seg_off + v[i].seg_len - 1),
-				  mv_human_size(v[i].seg_len, a, sizeof(a)), mv_human_size(v[i].seg_off, b, sizeof(b)));
+	/* Read the device, not what the page cache kept of our writes: with
+	 * O_DIRECT (which also spares copying every byte through the cache),
+	 * else after dropping the cache. */
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", d->fd);
+	int fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
+		ioctl(d->fd, BLKFLSBUF, 0);
+	}
+	uint64_t total = 0, done = 0;
+	struct mv_range *ranges = calloc(f->nsegs + 1, sizeof(*ranges));
+	for (size_t i = 0; ranges && i < f->nsegs; i++) {
+		ranges[i] = (struct mv_range){f->segs[i].off, f->segs[i].len};
+		total += f->segs[i].len;
+	}
+	/* A second thread reads the next chunk while this one is hashed. */
+	struct mv_readahead *ra = ranges ? mv_readahead_start(fd >= 0 ? fd : d->fd, ranges, f->nsegs, CHUNK) : NULL;
+	if (!ra) {
+		fail_dest(d, "verifying: out of memory or threads");
+		free(ranges);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &f->t0);
+	for (size_t i = 0; i < f->nsegs && !d->failed; i++) {
+		const struct seg *s = &f->segs[i];
+		struct mv_hash h;
+		mv_hash_init(&h);
+		for (uint64_t left = s->len; left;) {
+			const uint8_t *buf;
+			size_t k;
+			uint64_t at;
+			int rc = mv_readahead_next(ra, &buf, &k, &at);
+			if (rc <= 0) {
+				fail_dest(d, "reading back at byte %llu: %s", (unsigned long long)(rc < 0 ? at : s->off + s->len - left),
+					  strerror(rc < 0 ? errno : EIO));
+				break;
+			}
+			mv_hash_update(&h, buf, k);
+			left -= k < left ? k : left;
+			done += k;
+			progress(f, "verifying", done, total, 0);
 		}
+		if (d->failed)
+			break;
+		uint8_t got[32];
+		char hex[65];
+		mv_hash_final(&h, got);
+		mv_hex(got, sizeof(got), hex);
+		if (s->want && strcmp(hex, s->want) != 0 && image_differs(f, s)) {
+			d->failed = 1;
+			snprintf(d->err, sizeof(d->err), "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
+				 f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
+		} else if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
+			char a[32], b[32];
+			d->failed = 1;
+			snprintf(d->err, sizeof(d->err), "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
+				 (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1),
+				 mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
+		}
+	}
+	mv_readahead_stop(ra);
+	free(ranges);
+	if (fd >= 0)
+		close(fd);
+	progress(f, "verified", done, total, 1);
+}
+
+static void corrupt_for_test(struct mv_flash_dest *d, int64_t at)
+{
+	uint8_t b;
+	if (pread(d->fd, &b, 1, at) == 1) {
+		b ^= 0xff;
+		if (pwrite(d->fd, &b, 1, at) != 1 || fsync(d->fd) != 0)
+			fail_dest(d, "test corruption at byte %lld: %s", (long long)at, strerror(errno));
 	}
 }
 
@@ -512,35 +565,21 @@ int mv_flash(const char *image, struct mv_flash_dest *d, size_t n, const struct 
 	if (open_source(&f.src, &st->compressed, err, errlen) < 0 || prepare(&f, st->compressed, &map) < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &f.t0);
-	if (o->verify && live(&f) && !(f.ver = mv_flash_verify_start(d, n, CHUNK, o->corrupt_at, o->corrupt_late))) {
-		snprintf(err, errlen, "verifying: out of memory or threads");
+	if (live(&f) && write_all(&f, st->compressed && !o->bmap) < 0)
 		goto out;
-	}
-	int wrote = live(&f) ? write_all(&f, st->compressed && !o->bmap) : 0;
-	if (wrote == 0)
-		progress(&f, "wrote", f.done, f.total, 1);
+	progress(&f, "wrote", f.done, f.total, 1);
 	st->written = f.done;
 	if (!st->image_size)
 		st->image_size = f.src.pos;
-	for (size_t i = 0; wrote == 0 && i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!d[i].failed && fsync(d[i].fd) != 0)
 			fail_dest(&d[i], "flushing the writes: %s", strerror(errno));
-	if (f.ver) {
-		struct mv_flash_vfail *vf = calloc(n, sizeof(*vf));
-		uint64_t back = 0;
-		mv_flash_verify_finish(f.ver, wrote < 0 || !vf, vf ? vf : &(struct mv_flash_vfail){0}, &back);
-		f.ver = NULL;
-		if (!vf) {
-			snprintf(err, errlen, "verifying: out of memory");
-			goto out;
-		}
-		verified(&f, vf);
-		free(vf);
-		if (wrote == 0)
-			progress(&f, "verified", back, f.done, 1);
-	}
-	if (wrote < 0)
-		goto out;
+	for (size_t i = 0; o->corrupt_at >= 0 && i < n; i++)
+		if (!d[i].failed)
+			corrupt_for_test(&d[i], o->corrupt_at);
+	for (size_t i = 0; o->verify && i < n; i++)
+		if (!d[i].failed)
+			verify(&f, &d[i]);
 	for (size_t i = 0; i < n; i++) {
 		if (d[i].failed || !st->sector_size || d[i].size <= st->image_size)
 			continue;

@@ -7,9 +7,13 @@
  * as bmaptool create finds them); else (a compressed image, .gz .xz .zst
  * ... streamed through libarchive's raw format) every byte. Chunks of
  * 4 MiB at 4 KiB-aligned offsets; each chunk goes to every device before
- * the next is read. Unless verify is off, each written range is read back
- * from the device (not the page cache) behind the writes and its SHA-256
- * compared with what was written (images/flash_verify.h); then fsync. With a block map, the image's
+ * the next is read. Then fsync; then, unless verify is off, every written
+ * range is read back from the device (O_DIRECT: the device's bytes, never
+ * the page cache's, and no copy through it; where O_DIRECT is refused,
+ * after dropping the cache) and its SHA-256 compared with what was
+ * written. A pass after the last write, not one behind each write: it
+ * also sees a later write landing on earlier bytes (a fake-capacity card
+ * wrapping its addresses). With a block map, the image's
  * own bytes are also checked against the map's checksums as they are
  * read (a damaged or mismatched image is reported, not flashed silently).
  * Finally a GPT's backup is moved to the end of a larger device
@@ -47,9 +51,6 @@ struct mv_flash_options {
 	/* For tests only (MV_FLASH_TEST_CORRUPT): flip the byte at this device
 	 * offset on every device between writing and verifying; -1: never. */
 	int64_t corrupt_at;
-	/* With corrupt_at: flip it after every write instead, as a later write
-	 * landing on verified bytes would (a fake-capacity card). */
-	int corrupt_late;
 };
 
 struct mv_flash_stats {
