@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,71 @@ static int image_differs(struct flash *f, const struct seg *s)
 	return strcmp(hex, s->want) != 0;
 }
 
+/* Part of a device's verification: segments [first, last), read from fd
+ * by a readahead thread while this one hashes. Two parts run at once,
+ * one per core: the hash, not the read, is what takes the time. */
+struct part {
+	struct flash *f;
+	int fd;
+	size_t first, last;
+	int show;        /* this part shows the progress */
+	uint64_t done, total, all;
+	int failed;      /* 1: see err; 2: segment bad read back differently */
+	size_t bad;
+	char err[300];
+};
+
+static void *verify_part(void *arg)
+{
+	struct part *p = arg;
+	struct flash *f = p->f;
+	struct mv_range *ranges = calloc(p->last - p->first + 1, sizeof(*ranges));
+	for (size_t i = p->first; ranges && i < p->last; i++)
+		ranges[i - p->first] = (struct mv_range){f->segs[i].off, f->segs[i].len};
+	struct mv_readahead *ra = ranges ? mv_readahead_start(p->fd, ranges, p->last - p->first, CHUNK) : NULL;
+	if (!ra) {
+		p->failed = 1;
+		snprintf(p->err, sizeof(p->err), "verifying: out of memory or threads");
+		free(ranges);
+		return NULL;
+	}
+	for (size_t i = p->first; i < p->last && !p->failed; i++) {
+		const struct seg *s = &f->segs[i];
+		struct mv_hash h;
+		mv_hash_init(&h);
+		for (uint64_t left = s->len; left;) {
+			const uint8_t *buf;
+			size_t k;
+			uint64_t at;
+			int rc = mv_readahead_next(ra, &buf, &k, &at);
+			if (rc <= 0) {
+				p->failed = 1;
+				snprintf(p->err, sizeof(p->err), "reading back at byte %llu: %s",
+					 (unsigned long long)(rc < 0 ? at : s->off + s->len - left), strerror(rc < 0 ? errno : EIO));
+				break;
+			}
+			mv_hash_update(&h, buf, k);
+			left -= k < left ? k : left;
+			p->done += k;
+			if (p->show) /* scaled: the other part goes as fast */
+				progress(f, "verifying", p->total ? p->done * p->all / p->total : 0, p->all, 0);
+		}
+		if (p->failed)
+			break;
+		uint8_t got[32];
+		char hex[65];
+		mv_hash_final(&h, got);
+		mv_hex(got, sizeof(got), hex);
+		if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
+			p->failed = 2;
+			p->bad = i;
+		}
+	}
+	mv_readahead_stop(ra);
+	free(ranges);
+	return NULL;
+}
+
 static void verify(struct flash *f, struct mv_flash_dest *d)
 {
 	/* Read the device, not what the page cache kept of our writes: with
@@ -383,64 +449,40 @@ static void verify(struct flash *f, struct mv_flash_dest *d)
 		posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
 		ioctl(d->fd, BLKFLSBUF, 0);
 	}
-	uint64_t total = 0, done = 0;
-	struct mv_range *ranges = calloc(f->nsegs + 1, sizeof(*ranges));
-	for (size_t i = 0; ranges && i < f->nsegs; i++) {
-		ranges[i] = (struct mv_range){f->segs[i].off, f->segs[i].len};
-		total += f->segs[i].len;
-	}
-	/* A second thread reads the next chunk while this one is hashed. */
-	struct mv_readahead *ra = ranges ? mv_readahead_start(fd >= 0 ? fd : d->fd, ranges, f->nsegs, CHUNK) : NULL;
-	if (!ra) {
-		fail_dest(d, "verifying: out of memory or threads");
-		free(ranges);
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
+	uint64_t all = 0, half = 0;
+	for (size_t i = 0; i < f->nsegs; i++)
+		all += f->segs[i].len;
+	size_t m = 0; /* the second part starts at the segment past half the bytes */
+	while (m < f->nsegs && half < all / 2)
+		half += f->segs[m++].len;
+	struct part p[2] = {
+		{.f = f, .fd = fd >= 0 ? fd : d->fd, .first = 0, .last = m, .show = 1, .total = half, .all = all},
+		{.f = f, .fd = fd >= 0 ? fd : d->fd, .first = m, .last = f->nsegs, .total = all - half, .all = all},
+	};
+	pthread_t t;
+	int threaded = m < f->nsegs && pthread_create(&t, NULL, verify_part, &p[1]) == 0;
 	clock_gettime(CLOCK_MONOTONIC, &f->t0);
-	for (size_t i = 0; i < f->nsegs && !d->failed; i++) {
-		const struct seg *s = &f->segs[i];
-		struct mv_hash h;
-		mv_hash_init(&h);
-		for (uint64_t left = s->len; left;) {
-			const uint8_t *buf;
-			size_t k;
-			uint64_t at;
-			int rc = mv_readahead_next(ra, &buf, &k, &at);
-			if (rc <= 0) {
-				fail_dest(d, "reading back at byte %llu: %s", (unsigned long long)(rc < 0 ? at : s->off + s->len - left),
-					  strerror(rc < 0 ? errno : EIO));
-				break;
-			}
-			mv_hash_update(&h, buf, k);
-			left -= k < left ? k : left;
-			done += k;
-			progress(f, "verifying", done, total, 0);
-		}
-		if (d->failed)
-			break;
-		uint8_t got[32];
-		char hex[65];
-		mv_hash_final(&h, got);
-		mv_hex(got, sizeof(got), hex);
-		if (s->want && strcmp(hex, s->want) != 0 && image_differs(f, s)) {
-			d->failed = 1;
-			snprintf(d->err, sizeof(d->err), "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
-				 f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
-		} else if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
-			char a[32], b[32];
-			d->failed = 1;
-			snprintf(d->err, sizeof(d->err), "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
-				 (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1),
-				 mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
-		}
-	}
-	mv_readahead_stop(ra);
-	free(ranges);
+	verify_part(&p[0]);
+	if (threaded)
+		pthread_join(t, NULL);
+	else if (m < f->nsegs)
+		verify_part(&p[1]);
 	if (fd >= 0)
 		close(fd);
-	progress(f, "verified", done, total, 1);
+	for (int i = 0; i < 2 && !d->failed; i++) {
+		const struct seg *s = &f->segs[p[i].bad];
+		char a[32], b[32];
+		if (p[i].failed == 1)
+			fail_dest(d, "%s", p[i].err);
+		else if (p[i].failed == 2 && s->want && image_differs(f, s))
+			fail_dest(d, "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
+				  f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
+		else if (p[i].failed == 2)
+			fail_dest(d, "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
+				  (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1),
+				  mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
+	}
+	progress(f, "verified", p[0].done + p[1].done, all, 1);
 }
 
 static void corrupt_for_test(struct mv_flash_dest *d, int64_t at)
