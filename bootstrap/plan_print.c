@@ -2,6 +2,7 @@
  * plan; neither computes anything. */
 #include <string.h>
 
+#include "../partition/target.h"
 #include "json.h"
 #include "plan.h"
 #include "units.h"
@@ -160,6 +161,10 @@ void mv_plan_print_json(const struct mv_plan *plan, FILE *out)
 		mv_json_str(&j, "seed", plan->seed_hex);
 		mv_json_str(&j, "seed_from", plan->seed_origin);
 	}
+	/* An install erases the disk: what it holds now, and whether install
+	 * would refuse it (the text's "Destroyed by the install", cmd_plan.c). */
+	if (plan->opt.target == MV_TARGET_DISK)
+		mv_blockdev_describe_json(&j, plan->opt.path);
 	mv_json_end(&j, '}');
 
 	mv_json_begin(&j, "partitions", '[');

@@ -1,8 +1,10 @@
 #include "flash.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@ struct flash {
 	struct seg *segs;
 	size_t nsegs, cap;
 	uint8_t *buf;
+	uint64_t mbr_end;   /* an MBR-only image: its partitions' end, in sectors */
 	uint64_t total;     /* bytes to write, 0 when unknown */
 	uint64_t done;
 	struct timespec t0, last;
@@ -369,26 +372,35 @@ static int image_differs(struct flash *f, const struct seg *s)
 	return strcmp(hex, s->want) != 0;
 }
 
-static void verify(struct flash *f, struct mv_flash_dest *d)
+/* Part of a device's verification: segments [first, last), read from fd
+ * by a readahead thread while this one hashes. Two parts run at once,
+ * one per core: the hash, not the read, is what takes the time. */
+struct part {
+	struct flash *f;
+	int fd;
+	size_t first, last;
+	int show;        /* this part shows the progress */
+	uint64_t done, total, all;
+	int failed;      /* 1: see err; 2: segment bad read back differently */
+	size_t bad;
+	char err[300];
+};
+
+static void *verify_part(void *arg)
 {
-	/* Read the device, not what the page cache kept of our writes. */
-	posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
-	ioctl(d->fd, BLKFLSBUF, 0);
-	uint64_t total = 0, done = 0;
-	struct mv_range *ranges = calloc(f->nsegs + 1, sizeof(*ranges));
-	for (size_t i = 0; ranges && i < f->nsegs; i++) {
-		ranges[i] = (struct mv_range){f->segs[i].off, f->segs[i].len};
-		total += f->segs[i].len;
-	}
-	/* A second thread reads the next chunk while this one is hashed. */
-	struct mv_readahead *ra = ranges ? mv_readahead_start(d->fd, ranges, f->nsegs, CHUNK) : NULL;
+	struct part *p = arg;
+	struct flash *f = p->f;
+	struct mv_range *ranges = calloc(p->last - p->first + 1, sizeof(*ranges));
+	for (size_t i = p->first; ranges && i < p->last; i++)
+		ranges[i - p->first] = (struct mv_range){f->segs[i].off, f->segs[i].len};
+	struct mv_readahead *ra = ranges ? mv_readahead_start(p->fd, ranges, p->last - p->first, CHUNK) : NULL;
 	if (!ra) {
-		fail_dest(d, "verifying: out of memory or threads");
+		p->failed = 1;
+		snprintf(p->err, sizeof(p->err), "verifying: out of memory or threads");
 		free(ranges);
-		return;
+		return NULL;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &f->t0);
-	for (size_t i = 0; i < f->nsegs && !d->failed; i++) {
+	for (size_t i = p->first; i < p->last && !p->failed; i++) {
 		const struct seg *s = &f->segs[i];
 		struct mv_hash h;
 		mv_hash_init(&h);
@@ -398,36 +410,79 @@ static void verify(struct flash *f, struct mv_flash_dest *d)
 			uint64_t at;
 			int rc = mv_readahead_next(ra, &buf, &k, &at);
 			if (rc <= 0) {
-				fail_dest(d, "reading back at byte %llu: %s", (unsigned long long)(rc < 0 ? at : s->off + s->len - left),
-					  strerror(rc < 0 ? errno : EIO));
+				p->failed = 1;
+				snprintf(p->err, sizeof(p->err), "reading back at byte %llu: %s",
+					 (unsigned long long)(rc < 0 ? at : s->off + s->len - left), strerror(rc < 0 ? errno : EIO));
 				break;
 			}
 			mv_hash_update(&h, buf, k);
 			left -= k < left ? k : left;
-			done += k;
-			progress(f, "verifying", done, total, 0);
+			p->done += k;
+			if (p->show) /* scaled: the other part goes as fast */
+				progress(f, "verifying", p->total ? p->done * p->all / p->total : 0, p->all, 0);
 		}
-		if (d->failed)
+		if (p->failed)
 			break;
 		uint8_t got[32];
 		char hex[65];
 		mv_hash_final(&h, got);
 		mv_hex(got, sizeof(got), hex);
-		if (s->want && strcmp(hex, s->want) != 0 && image_differs(f, s)) {
-			d->failed = 1;
-			snprintf(d->err, sizeof(d->err), "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
-				 f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
-		} else if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
-			char a[32], b[32];
-			d->failed = 1;
-			snprintf(d->err, sizeof(d->err), "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
-				 (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1),
-				 mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
+		if (s->want ? strcmp(hex, s->want) != 0 : memcmp(got, s->digest, sizeof(got)) != 0) {
+			p->failed = 2;
+			p->bad = i;
 		}
 	}
 	mv_readahead_stop(ra);
 	free(ranges);
-	progress(f, "verified", done, total, 1);
+	return NULL;
+}
+
+static void verify(struct flash *f, struct mv_flash_dest *d)
+{
+	/* Read the device, not what the page cache kept of our writes: with
+	 * O_DIRECT (which also spares copying every byte through the cache),
+	 * else after dropping the cache. */
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", d->fd);
+	int fd = open(self, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
+		ioctl(d->fd, BLKFLSBUF, 0);
+	}
+	uint64_t all = 0, half = 0;
+	for (size_t i = 0; i < f->nsegs; i++)
+		all += f->segs[i].len;
+	size_t m = 0; /* the second part starts at the segment past half the bytes */
+	while (m < f->nsegs && half < all / 2)
+		half += f->segs[m++].len;
+	struct part p[2] = {
+		{.f = f, .fd = fd >= 0 ? fd : d->fd, .first = 0, .last = m, .show = 1, .total = half, .all = all},
+		{.f = f, .fd = fd >= 0 ? fd : d->fd, .first = m, .last = f->nsegs, .total = all - half, .all = all},
+	};
+	pthread_t t;
+	int threaded = m < f->nsegs && pthread_create(&t, NULL, verify_part, &p[1]) == 0;
+	clock_gettime(CLOCK_MONOTONIC, &f->t0);
+	verify_part(&p[0]);
+	if (threaded)
+		pthread_join(t, NULL);
+	else if (m < f->nsegs)
+		verify_part(&p[1]);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 2 && !d->failed; i++) {
+		const struct seg *s = &f->segs[p[i].bad];
+		char a[32], b[32];
+		if (p[i].failed == 1)
+			fail_dest(d, "%s", p[i].err);
+		else if (p[i].failed == 2 && s->want && image_differs(f, s))
+			fail_dest(d, "%s does not match its block map at bytes %llu-%llu: the image or the map is damaged, or they do not belong together; the device holds what the image says",
+				  f->src.path, (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1));
+		else if (p[i].failed == 2)
+			fail_dest(d, "verification failed: bytes %llu-%llu (%s at %s) read back differ from the image: the device does not keep what was written (a failing or fake-capacity card?)",
+				  (unsigned long long)s->off, (unsigned long long)(s->off + s->len - 1),
+				  mv_human_size(s->len, a, sizeof(a)), mv_human_size(s->off, b, sizeof(b)));
+	}
+	progress(f, "verified", p[0].done + p[1].done, all, 1);
 }
 
 static void corrupt_for_test(struct mv_flash_dest *d, int64_t at)
@@ -450,7 +505,30 @@ static unsigned image_sector_size(struct flash *f)
 		return 512;
 	if (memcmp(f->buf + 4096, "EFI PART", 8) == 0)
 		return 4096;
+	/* An MBR says nothing of its sector size, but its entries count
+	 * sectors: remember where its partitions end (prepare() judges). */
+	if (f->buf[510] == 0x55 && f->buf[511] == 0xaa)
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *e = f->buf + 446 + 16 * i;
+			uint32_t lba[2];
+			memcpy(lba, e + 8, sizeof(lba));
+			uint64_t end = (uint64_t)le32toh(lba[0]) + le32toh(lba[1]);
+			if (e[4] && end > f->mbr_end)
+				f->mbr_end = end;
+		}
 	return 0;
+}
+
+/* An MBR-only image (a Raspberry Pi's) onto a device whose sectors are not
+ * 512 bytes: its partitions land at sector-size/512 times the offsets. It
+ * is refused when they only make sense with 512-byte sectors: they end
+ * within the image (or, its size unknown, within the device) at 512 bytes
+ * a sector, beyond it at the device's. An MBR that fits both ways is let
+ * through: nothing says which one it was made for. */
+static int mbr_misfits(const struct flash *f, const struct mv_flash_dest *d)
+{
+	uint64_t limit = f->st->image_size ? f->st->image_size : d->size;
+	return f->mbr_end && d->sector_size > 512 && f->mbr_end * 512 <= limit && f->mbr_end * d->sector_size > limit;
 }
 
 static int prepare(struct flash *f, int compressed, struct mv_bmap *map)
@@ -502,6 +580,11 @@ static int prepare(struct flash *f, int compressed, struct mv_bmap *map)
 			d->failed = 1;
 			snprintf(d->err, sizeof(d->err), "its logical sectors are %u bytes, but the image's GPT was made for %u-byte sectors: the partitions would be in the wrong places; build the image with SectorSize=%u; nothing was written",
 				 d->sector_size, st->sector_size, d->sector_size);
+		} else if (!st->sector_size && mbr_misfits(f, d)) {
+			d->failed = 1;
+			snprintf(d->err, sizeof(d->err), "its logical sectors are %u bytes, but the image's MBR partition table only makes sense with 512-byte sectors (its partitions end at byte %llu with 512-byte sectors, at byte %llu with %u-byte ones, past the %s's end): the partitions would be in the wrong places; use a device with 512-byte sectors; nothing was written",
+				 d->sector_size, (unsigned long long)(f->mbr_end * 512), (unsigned long long)(f->mbr_end * d->sector_size),
+				 d->sector_size, st->image_size ? "image" : "device");
 		}
 	}
 	return 0;

@@ -7,9 +7,13 @@
  * as bmaptool create finds them); else (a compressed image, .gz .xz .zst
  * ... streamed through libarchive's raw format) every byte. Chunks of
  * 4 MiB at 4 KiB-aligned offsets; each chunk goes to every device before
- * the next is read. Then fsync; then, unless verify is off, the page cache
- * of each device is dropped and every written range is read back and its
- * SHA-256 compared with what was written. With a block map, the image's
+ * the next is read. Then fsync; then, unless verify is off, every written
+ * range is read back from the device (O_DIRECT: the device's bytes, never
+ * the page cache's, and no copy through it; where O_DIRECT is refused,
+ * after dropping the cache) and its SHA-256 compared with what was
+ * written. A pass after the last write, not one behind each write: it
+ * also sees a later write landing on earlier bytes (a fake-capacity card
+ * wrapping its addresses). With a block map, the image's
  * own bytes are also checked against the map's checksums as they are
  * read (a damaged or mismatched image is reported, not flashed silently).
  * Finally a GPT's backup is moved to the end of a larger device
@@ -18,8 +22,11 @@
  * Refused before writing: a device smaller than the image (when the
  * image's size is known; a compressed image without a block map is found
  * too large when the device ends), or with another logical sector size
- * than the image's GPT was made for. A device that fails does not stop
- * the others. */
+ * than the image's GPT was made for, or, for an MBR-only image (which
+ * records no sector size), whose sectors would put the MBR's partitions
+ * past the image's end (its size unknown: the device's) where 512-byte
+ * sectors keep them inside. A device that fails does not stop the
+ * others. */
 #ifndef MV_FLASH_H
 #define MV_FLASH_H
 #include <stddef.h>

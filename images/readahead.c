@@ -55,9 +55,14 @@ static void *reader(void *arg)
 			if (wait_empty(r, s) < 0)
 				return NULL;
 			size_t want = end - at < r->chunk ? (size_t)(end - at) : r->chunk;
+			/* Whole 4 KiB blocks, as O_DIRECT wants (the buffers have
+			 * room: chunk is a multiple of 4 KiB); the rest is unused. */
+			size_t ask = (want + 4095) & ~(size_t)4095;
 			ssize_t got;
-			while ((got = pread(r->fd, s->buf, want, (off_t)at)) < 0 && errno == EINTR)
+			while ((got = pread(r->fd, s->buf, ask, (off_t)at)) < 0 && errno == EINTR)
 				;
+			if (got > (ssize_t)want)
+				got = (ssize_t)want;
 			s->off = at;
 			if (got <= 0) {
 				s->err = got < 0 ? errno : EIO;
@@ -82,7 +87,7 @@ struct mv_readahead *mv_readahead_start(int fd, const struct mv_range *ranges, s
 		return NULL;
 	*r = (struct mv_readahead){.fd = fd, .ranges = ranges, .n = n, .chunk = chunk};
 	for (int i = 0; i < 2; i++)
-		if (posix_memalign((void **)&r->slot[i].buf, 4096, chunk) != 0)
+		if (posix_memalign((void **)&r->slot[i].buf, 4096, (chunk + 4095) & ~(size_t)4095) != 0)
 			goto fail;
 	pthread_mutex_init(&r->m, NULL);
 	pthread_cond_init(&r->c, NULL);

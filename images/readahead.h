@@ -12,7 +12,9 @@ struct mv_range {
 
 struct mv_readahead;
 
-/* Reads ranges[0..n) of fd in chunks of at most chunk bytes. NULL when out
+/* Reads ranges[0..n) of fd in chunks of at most chunk bytes, each read
+ * rounded up to whole 4 KiB blocks (fd may be O_DIRECT; ranges start on
+ * 4 KiB). NULL when out
  * of memory or no thread could start. */
 struct mv_readahead *mv_readahead_start(int fd, const struct mv_range *ranges, size_t n, size_t chunk);
 /* The next chunk, in order: 1 with *buf, *len, *off set (valid until the

@@ -10,6 +10,8 @@
 #include <blkid.h>
 #include <libfdisk.h>
 
+#include "../bootstrap/json.h"
+
 static void copy(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
@@ -128,4 +130,42 @@ void mv_probe_free(struct mv_probe *p)
 	free(p->parts);
 	p->parts = NULL;
 	p->n = 0;
+}
+
+static void fs_json(struct mv_json *j, const struct mv_probe_fs *fs)
+{
+	mv_json_begin(j, "filesystem", '{');
+	mv_json_str(j, "type", fs->type[0] ? fs->type : NULL);
+	mv_json_str(j, "label", fs->label[0] ? fs->label : NULL);
+	mv_json_str(j, "uuid", fs->uuid[0] ? fs->uuid : NULL);
+	mv_json_bool(j, "ambivalent", fs->ambivalent);
+	mv_json_end(j, '}');
+}
+
+void mv_probe_json(struct mv_json *j, const char *path, const struct mv_probe *p)
+{
+	mv_json_str(j, "path", path);
+	mv_json_u64(j, "size", p->size);
+	mv_json_u64(j, "sector_size", p->sector_size);
+	mv_json_str(j, "table", p->table[0] ? p->table : NULL);
+	mv_json_str(j, "disk_id", p->disk_id[0] ? p->disk_id : NULL);
+	if (!p->table[0])
+		fs_json(j, &p->whole);
+	mv_json_begin(j, "partitions", '[');
+	for (size_t i = 0; i < p->n; i++) {
+		const struct mv_probe_part *pp = &p->parts[i];
+		mv_json_begin(j, NULL, '{');
+		mv_json_u64(j, "number", pp->number);
+		mv_json_u64(j, "start", pp->start);
+		mv_json_u64(j, "size", pp->size);
+		mv_json_str(j, "type", pp->type);
+		mv_json_str(j, "type_name", pp->type_name);
+		mv_json_str(j, "partuuid", pp->partuuid[0] ? pp->partuuid : NULL);
+		mv_json_str(j, "name", pp->name[0] ? pp->name : NULL);
+		mv_json_str(j, "attributes", pp->attrs[0] ? pp->attrs : NULL);
+		mv_json_bool(j, "bootable", pp->bootable);
+		fs_json(j, &pp->fs);
+		mv_json_end(j, '}');
+	}
+	mv_json_end(j, ']');
 }

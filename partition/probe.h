@@ -36,8 +36,16 @@ struct mv_probe {
 	struct mv_probe_part *parts;
 };
 
+struct mv_json;
+
 /* Returns 0, or -1 with the reason in err. Free with mv_probe_free. */
 int mv_probe_read(const char *path, struct mv_probe *out, char *err, size_t errlen);
 void mv_probe_free(struct mv_probe *p);
+
+/* What was read, as the members of the JSON object j is in (path, size,
+ * sector_size, table, disk_id, the whole device's filesystem when there
+ * is no table, partitions with their filesystems): `inspect --json`, and
+ * `plan --disk --json`'s account of what an install destroys. */
+void mv_probe_json(struct mv_json *j, const char *path, const struct mv_probe *p);
 
 #endif

@@ -15,6 +15,7 @@
 #include <blkid.h>
 #include <linux/fs.h>
 
+#include "../bootstrap/json.h"
 #include "../bootstrap/units.h"
 #include "probe.h"
 
@@ -332,6 +333,24 @@ void mv_blockdev_describe(const char *path, FILE *out)
 		fprintf(out, "\n");
 	}
 	mv_probe_free(&p);
+}
+
+void mv_blockdev_describe_json(struct mv_json *j, const char *path)
+{
+	struct mv_probe p;
+	char err[1024];
+	if (mv_probe_read(path, &p, err, sizeof(err)) == 0) {
+		mv_json_begin(j, "destroys", '{');
+		mv_probe_json(j, path, &p);
+		mv_json_end(j, '}');
+		mv_probe_free(&p);
+	} else {
+		mv_json_str(j, "destroys", NULL);
+		mv_json_str(j, "destroys_unreadable", err);
+	}
+	int refused = mv_blockdev_check(path, NULL, err, sizeof(err)) < 0;
+	mv_json_bool(j, "refused", refused);
+	mv_json_str(j, "refused_because", refused ? err : NULL);
 }
 
 int mv_blockdev_confirm(const struct mv_blockdev *d, const char *action, FILE *in, FILE *out)

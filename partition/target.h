@@ -50,6 +50,14 @@ void mv_blockdev_close(struct mv_blockdev *d);
  * libfdisk (partition/probe.h). */
 void mv_blockdev_describe(const char *path, FILE *out);
 
+/* The same for programs, as members of the JSON object j is in:
+ * "destroys" (what is on it now: mv_probe_json's members, or null when it
+ * cannot be read, with "destroys_unreadable" saying why), "refused"
+ * (whether mv_blockdev_check refuses it) and "refused_because" (its
+ * message, or null). */
+struct mv_json;
+void mv_blockdev_describe_json(struct mv_json *j, const char *path);
+
 /* The disk's own identity for the default seed (DESIGN.md, Decisions:
  * two machines installed from one profile get different UUIDs): sysfs's
  * wwid, else the device's wwid, else its serial (SCSI's device/serial,

@@ -132,6 +132,41 @@ expect_match "naming both sizes" "$ERR" "logical sectors are 4096 bytes, but the
 [ "$(sha256sum <"$D")" = "$before" ] && ok "and nothing was written to it" || not_ok "other sectors: untouched" "the device changed"
 losetup -d "$LOOP"
 
+# An MBR-only image (a Raspberry Pi's) carries no sector size, but its
+# entries count sectors: at 4096 bytes a sector its partitions would end
+# 8x further, past the image. Refused, naming both sizes, whether the
+# image's size is known (raw, a map) or only the device's (a stream).
+cat >"$TMP/mbr.conf" <<'CONF'
+[Profile]
+Name=mbr
+Architecture=x86_64
+[Disk]
+Table=mbr
+Size=64M
+[Partition boot]
+Type=fat32
+Size=16M
+Format=vfat
+[Partition root]
+Type=linux
+Size=Grow
+Format=ext4
+CONF
+"$MV" image -q "$TMP/mbr.conf" -o "$I/mbr.img" && gzip -k "$I/mbr.img" || not_ok "an MBR image" "image failed"
+fill_random "$TMP/mbrdev" $((64 * 1048576))
+new_loop "$TMP/mbrdev" -b 4096
+before=$(sha256sum <"$TMP/mbrdev")
+for args in "$I/mbr.img" "$I/mbr.img --no-bmap" "$I/mbr.img.gz --no-bmap"; do
+	expect_exit "an MBR image for 512-byte sectors onto 4096-byte sectors is refused ($args)" 1 "$MV" flash -q $args "$LOOP" --yes
+	expect_match "naming both sizes" "$ERR" "logical sectors are 4096 bytes, but the image's MBR partition table only makes sense with 512-byte sectors"
+done
+[ "$(sha256sum <"$TMP/mbrdev")" = "$before" ] && ok "and nothing was written to it" || not_ok "MBR on 4096: untouched" "the device changed"
+losetup -d "$LOOP"
+new_loop "$TMP/mbrdev"
+expect_exit "the same MBR image onto 512-byte sectors" 0 "$MV" flash -q "$I/mbr.img" "$LOOP" --yes
+expect_match "sfdisk finds its two partitions" "$(sfdisk -d "$LOOP")" "start= *34816, size= *96256, type=83"
+losetup -d "$LOOP"
+
 # An image that does not match its block map is refused by the map's checksums.
 cp --sparse=always "$I/demo.img" "$TMP/bad.img"
 printf 'Q' | dd of="$TMP/bad.img" bs=1 seek=$((1048576 + 3)) conv=notrunc status=none

@@ -36,6 +36,28 @@ expect_exit "plan --disk" 0 "$MV" plan "$TMP/boot.conf" --disk "$L"
 expect_match "plan --disk shows what the install destroys" "$OUT" 'Destroyed by the install'
 expect_match "naming the old filesystems" "$OUT" 'vfat "OLDDATA"'
 
+# The same for programs: plan --json names the old table, partitions and
+# filesystems as libblkid and sfdisk see them, and whether install refuses.
+plan_json() { # PYTHON_CHECK: run on the JSON plan's target as t; prints what differs
+	"$MV" plan "$TMP/boot.conf" --disk "$L" --json >"$TMP/plan.json" 2>"$TMP/plan.err" || { echo "plan exited $?: $(cat "$TMP/plan.err")"; return; }
+	python3 -c 'import json, sys
+t = json.load(open(sys.argv[1]))["target"]
+'"$1" "$TMP/plan.json" "$@"
+}
+want=$(for p in 1 2 3; do printf '%s %s %s %s %s\n' "$(($(cat /sys/class/block/${L#/dev/}p$p/start) * 512))" \
+	"$(($(cat /sys/class/block/${L#/dev/}p$p/size) * 512))" "$(blkid -p -o value -s TYPE "${L}p$p")" \
+	"$(blkid -p -o value -s LABEL "${L}p$p")" "$(blkid -p -o value -s UUID "${L}p$p")"; done)
+got=$(plan_json 'd = t["destroys"]
+print(d["table"], d["path"], d["size"])
+for p in d["partitions"]:
+    f = p["filesystem"]
+    print(p["start"], p["size"], f["type"], f["label"], f["uuid"])
+print(p["type"], t["refused"], t["refused_because"])')
+expect_match "plan --json: what the install destroys (table, partitions, filesystems as blkid -p sees them)" "$got" \
+	"^gpt $L $((256 * 1048576))
+$want
+0657FD6D-A4AB-43C4-84E5-0933C84B4F4F False None\$"
+
 hash() { sha256sum <"$D" | cut -d' ' -f1; }
 before=$(hash)
 
@@ -44,6 +66,8 @@ mkdir -p "$TMP/mnt"
 if mount -o ro "${L}p1" "$TMP/mnt"; then # read-only: mounting writes nothing
 	expect_exit "a disk with a mounted ext4 partition is refused" 1 "$MV" install "$TMP/boot.conf" --disk "$L" --yes
 	expect_match "naming the mount" "$ERR" "refused: $L is in use: ${L#/dev/}p1 is mounted at $TMP/mnt; unmount it first"
+	expect_match "plan --json says install would refuse it, and why" "$(plan_json 'print(t["refused"], t["refused_because"])')" \
+		"^True $L is in use: ${L#/dev/}p1 is mounted at $TMP/mnt; unmount it first"
 	umount "$TMP/mnt"
 else
 	not_ok "mounting the old ext4 partition" "mount failed"
