@@ -49,7 +49,10 @@ PY
 judge() { # NAME LOOPDEV
 	local name=$1 dev=$2
 	partx -a "$dev" 2>/dev/null || partx -u "$dev"
-	local p1=${dev}p1 p2=${dev}p2 why=""
+	local p1=${dev}p1 p2=${dev}p2 why="" i
+	# devtmpfs makes the nodes as the kernel adds the partitions; give a
+	# loaded machine a moment before calling them missing.
+	for i in 1 2 3 4 5 6 7 8 9 10; do [ -b "$p1" ] && [ -b "$p2" ] && break; sleep 0.2; done
 	[ -b "$p1" ] && [ -b "$p2" ] || why="no partition nodes after partx"
 	[ -z "$why" ] && { fsck.fat -n "$p1" >"$TMP/fsck.log" 2>&1 || why="fsck.fat -n: $(tail -3 "$TMP/fsck.log")"; }
 	[ -z "$why" ] && { e2fsck -fn "$p2" >"$TMP/e2fsck.log" 2>&1 || why="e2fsck -fn: $(tail -3 "$TMP/e2fsck.log")"; }
