@@ -1,7 +1,9 @@
 #include "child.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 pid_t mv_child_fork(struct mv_child *c)
 {
