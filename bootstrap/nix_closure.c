@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,15 @@ static int host_read(const char *path, char **out, const char **why)
 	return 0;
 }
 
+/* d_type, or a stat where the filesystem leaves it DT_UNKNOWN. */
+static int is_dir(DIR *d, const struct dirent *e)
+{
+	struct stat st;
+	if (e->d_type != DT_UNKNOWN)
+		return e->d_type == DT_DIR;
+	return fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* A directory: store/ and the registration at its top, or in its one
  * subdirectory. */
 static int find_dir_top(struct closure *c)
@@ -83,7 +93,7 @@ static int find_dir_top(struct closure *c)
 			struct dirent *e;
 			int subdirs = 0;
 			while (d && (e = readdir(d)))
-				if (e->d_name[0] != '.' && e->d_type == DT_DIR && ++subdirs == 1)
+				if (e->d_name[0] != '.' && is_dir(d, e) && ++subdirs == 1)
 					snprintf(c->top, sizeof(c->top), "%s/%.255s", c->path, e->d_name);
 			if (d)
 				closedir(d);
