@@ -162,9 +162,7 @@ int mv_cmd_bootstrap(int argc, char **argv)
 	const char *dir = NULL;
 	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = mv_customise_getopt_long(&g, argc, argv, "qh", longopts)) != -1) {
-		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
-			continue;
+	while ((opt = mv_run_getopt(&g, argc, argv, "qh", longopts, &o, &fetch, &quiet)) != -1) {
 		switch (opt) {
 		case 'p': dir = optarg; break;
 		case 'D': fetch.dns = optarg; break;

@@ -136,9 +136,7 @@ int mv_cmd_image(int argc, char **argv)
 	struct mv_fetch_options fetch = {0};
 	int quiet = 0, opt;
 	optind = 1;
-	while ((opt = mv_customise_getopt_long(&g, argc, argv, "o:qh", longopts)) != -1) {
-		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
-			continue;
+	while ((opt = mv_run_getopt(&g, argc, argv, "o:qh", longopts, &o, &fetch, &quiet)) != -1) {
 		switch (opt) {
 		case 'o': o.path = optarg; break;
 		case 's': size_text = optarg; break;

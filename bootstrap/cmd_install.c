@@ -146,9 +146,7 @@ int mv_cmd_install(int argc, char **argv)
 	struct mv_fetch_options fetch = {0};
 	int yes = 0, quiet = 0, opt;
 	optind = 1;
-	while ((opt = mv_customise_getopt_long(&g, argc, argv, "qh", longopts)) != -1) {
-		if (mv_run_option(opt, optarg, &o, &fetch, &quiet))
-			continue;
+	while ((opt = mv_run_getopt(&g, argc, argv, "qh", longopts, &o, &fetch, &quiet)) != -1) {
 		switch (opt) {
 		case 'd': o.path = optarg; break;
 		case 'y': yes = 1; break;

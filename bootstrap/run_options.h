@@ -29,4 +29,13 @@
 /* Applies one of MV_RUN_LONGOPTS (not 'h'). Returns 1 when opt was one. */
 int mv_run_option(int opt, const char *arg, struct mv_plan_options *o, struct mv_fetch_options *f, int *quiet);
 
+/* getopt_long for the commands that carry out a plan (image, install,
+ * bootstrap): the customisation's options are recorded in g, the run
+ * options applied to o, f and quiet; returns the command's own next
+ * option (its longopts end with MV_RUN_LONGOPTS), -1 at the end, or
+ * MV_OPT_BAD after a customisation option was refused. */
+struct mv_cli_options;
+int mv_run_getopt(struct mv_cli_options *g, int argc, char **argv, const char *shortopts,
+		  const struct option *longopts, struct mv_plan_options *o, struct mv_fetch_options *f, int *quiet);
+
 #endif

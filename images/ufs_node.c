@@ -588,6 +588,12 @@ static int known(struct ufs *u, mv_node node)
 	return ufs_fail(u, -ENOENT, "ufs: no inode %llu", (unsigned long long)node);
 }
 
+/* The on-disk inode of a node the writer handed out. */
+static int read_known(struct ufs *u, mv_node node, uint8_t di[UFS_INODE])
+{
+	return known(u, node) < 0 ? -ENOENT : ufs_iread(u, (uint32_t)node, di);
+}
+
 static int get_dir(struct ufs *u, mv_node node, struct ufs_dir **d)
 {
 	if (known(u, node) < 0)
@@ -621,9 +627,7 @@ static int op_getattr(struct mv_fs *fs, mv_node node, struct mv_stat *st)
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
-	if (known(u, node) < 0)
-		return -ENOENT;
-	int rc = ufs_iread(u, (uint32_t)node, di);
+	int rc = read_known(u, node, di);
 	if (rc < 0)
 		return rc;
 	*st = (struct mv_stat){.mode = get16(di + DI_MODE), .uid = get32(di + DI_UID), .gid = get32(di + DI_GID),
@@ -638,9 +642,7 @@ static int op_setattr(struct mv_fs *fs, mv_node node, const struct mv_meta *meta
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
-	if (known(u, node) < 0)
-		return -ENOENT;
-	int rc = ufs_iread(u, (uint32_t)node, di);
+	int rc = read_known(u, node, di);
 	if (rc < 0)
 		return rc;
 	uint32_t type = get16(di + DI_MODE) & S_IFMT;
@@ -670,9 +672,7 @@ static int op_readlink(struct mv_fs *fs, mv_node node, char *buf, size_t len)
 {
 	struct ufs *u = ufs_of(fs);
 	uint8_t di[UFS_INODE];
-	if (known(u, node) < 0)
-		return -ENOENT;
-	int rc = ufs_iread(u, (uint32_t)node, di);
+	int rc = read_known(u, node, di);
 	if (rc < 0)
 		return rc;
 	if (!S_ISLNK(get16(di + DI_MODE)))
